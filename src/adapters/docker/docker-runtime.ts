@@ -1,0 +1,193 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Docker from 'dockerode';
+import { AppError, ErrorCode, externalError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ExecOptions,
+  ExecResult,
+  ExecStream,
+  VolumeInfo,
+} from '../../ports/container-runtime.js';
+import { DockerDemux } from './demux.js';
+
+/**
+ * An image with no files at all, imported from an empty tar. Containers made from it are never
+ * started: they only anchor a volume mount so the engine's archive API can read or write the
+ * volume. So drbot needs no `alpine` or any other pulled image.
+ */
+export const ANCHOR_IMAGE = 'drbot/volume-anchor:1';
+const ANCHOR_LABEL = 'drbot.anchor';
+
+/** Turns a `DOCKER_HOST`-style address into dockerode options. */
+export function dockerOptions(host: string): Docker.DockerOptions {
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('/')) return { socketPath: host };
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' };
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  private readonly docker: Docker;
+  private anchorReady: Promise<void> | undefined;
+
+  constructor(
+    private readonly host: string,
+    private readonly log: Logger,
+  ) {
+    this.docker = new Docker(dockerOptions(host));
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw externalError(ErrorCode.DOCKER_UNREACHABLE, `Docker engine at ${this.host} does not answer: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async listVolumes(): Promise<VolumeInfo[]> {
+    const res = await this.call('list volumes', () => this.docker.listVolumes());
+    return (res.Volumes ?? []).map((v) => ({
+      name: v.Name,
+      labels: v.Labels ?? {},
+      createdAt: (v as { CreatedAt?: string }).CreatedAt,
+    }));
+  }
+
+  async listContainers(): Promise<ContainerInfo[]> {
+    const list = await this.call('list containers', () => this.docker.listContainers({ all: true }));
+    return list
+      .filter((c) => c.Labels?.[ANCHOR_LABEL] === undefined)
+      .map((c) => ({
+        id: c.Id,
+        name: (c.Names?.[0] ?? c.Id).replace(/^\//, ''),
+        image: c.Image,
+        running: c.State === 'running',
+        state: c.State,
+        labels: c.Labels ?? {},
+        mounts: (c.Mounts ?? []).map((m) => ({
+          volume: m.Type === 'volume' ? m.Name : undefined,
+          destination: m.Destination,
+        })),
+      }));
+  }
+
+  async containerEnv(container: string, key: string): Promise<string | undefined> {
+    const info = await this.call(`inspect container ${container}`, () => this.docker.getContainer(container).inspect());
+    const prefix = `${key}=`;
+    const entry = (info.Config.Env ?? []).find((e) => e.startsWith(prefix));
+    return entry?.slice(prefix.length);
+  }
+
+  async execStream(container: string, options: ExecOptions): Promise<ExecStream> {
+    const c = this.docker.getContainer(container);
+    const exec = await this.call(`exec in ${container}`, () =>
+      c.exec({
+        Cmd: options.cmd,
+        Env: options.env ?? [],
+        AttachStdout: true,
+        AttachStderr: true,
+        ...(options.user ? { User: options.user } : {}),
+      }),
+    );
+    const raw = (await this.call(`start exec in ${container}`, () => exec.start({ hijack: true, stdin: false }))) as Readable;
+    const demux = new DockerDemux();
+    const stdout = new PassThrough({ highWaterMark: 1 << 20 });
+    // The raw socket → demux → stdout chain keeps backpressure end to end.
+    const flowing = pipeline(raw, demux, stdout);
+    const done = flowing.then(async (): Promise<ExecResult> => {
+      // The stream can end a moment before the engine records the exit code.
+      for (let i = 0; i < 200; i++) {
+        const info = await exec.inspect();
+        if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) {
+          return { exitCode: info.ExitCode, stderrTail: demux.stderrTail };
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw externalError(ErrorCode.DOCKER_FAILED, `exec in ${container} did not report an exit code`);
+    });
+    // A consumer that fails destroys stdout; make the caller's error the one that counts.
+    done.catch(() => undefined);
+    return { stdout, done };
+  }
+
+  async exec(container: string, options: ExecOptions): Promise<ExecResult & { stdout: string }> {
+    const { stdout, done } = await this.execStream(container, options);
+    const chunks: Buffer[] = [];
+    stdout.on('data', (c: Buffer) => chunks.push(c));
+    const result = await done;
+    return { ...result, stdout: Buffer.concat(chunks).toString('utf8') };
+  }
+
+  async exportVolume(volume: string): Promise<{ stream: Readable; done: Promise<void> }> {
+    const anchor = await this.createAnchor(volume, '/volume');
+    const remove = () => anchor.remove({ force: true }).catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
+    try {
+      const archive = (await anchor.getArchive({ path: '/volume/.' })) as unknown as Readable;
+      const done = new Promise<void>((resolve, reject) => {
+        archive.once('end', resolve);
+        archive.once('error', reject);
+        archive.once('close', () => resolve());
+      }).finally(remove);
+      return { stream: archive, done };
+    } catch (err) {
+      await remove();
+      throw externalError(ErrorCode.ARCHIVE_FAILED, `cannot read volume ${volume} through the archive API: ${(err as Error).message}`, { cause: err, asset: volume, step: 'archive' });
+    }
+  }
+
+  /** A never-started container from the empty anchor image with `volume` mounted at `path`. */
+  private async createAnchor(volume: string, path: string): Promise<Docker.Container> {
+    await this.ensureAnchorImage();
+    return this.call(`create anchor for volume ${volume}`, () =>
+      this.docker.createContainer({
+        Image: ANCHOR_IMAGE,
+        Cmd: ['none'],
+        Labels: { [ANCHOR_LABEL]: volume },
+        HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: path, ReadOnly: false }] },
+        NetworkDisabled: true,
+      }),
+    );
+  }
+
+  private ensureAnchorImage(): Promise<void> {
+    this.anchorReady ??= (async () => {
+      try {
+        await this.docker.getImage(ANCHOR_IMAGE).inspect();
+        return;
+      } catch {
+        // not there yet: import it
+      }
+      const [repo, tag] = ANCHOR_IMAGE.split(':') as [string, string];
+      // An empty tar archive is 1024 zero bytes (two end-of-archive blocks).
+      const emptyTar = new PassThrough();
+      emptyTar.end(Buffer.alloc(1024));
+      const res = (await this.docker.importImage(emptyTar as unknown as string, { repo, tag })) as Readable;
+      await pipeline(res, new PassThrough().resume());
+      await this.docker.getImage(ANCHOR_IMAGE).inspect();
+    })().catch((err) => {
+      this.anchorReady = undefined;
+      throw externalError(ErrorCode.DOCKER_FAILED, `cannot create the ${ANCHOR_IMAGE} image: ${(err as Error).message}`, { cause: err });
+    });
+    return this.anchorReady;
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      const e = err as { statusCode?: number; code?: string; message: string; json?: { message?: string } };
+      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
+        throw externalError(ErrorCode.DOCKER_UNREACHABLE, `Docker engine at ${this.host} is unreachable (${e.code}) while trying to ${what}`, { cause: err });
+      }
+      if (e.statusCode === 409 && /is not running/.test(e.json?.message ?? e.message)) {
+        throw externalError(ErrorCode.CONTAINER_NOT_RUNNING, `${what}: ${e.json?.message ?? e.message}`, { cause: err });
+      }
+      throw externalError(ErrorCode.DOCKER_FAILED, `${what} failed: ${e.json?.message ?? e.message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import { PassThrough, type Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { S3TargetConfig } from '../../config.js';
+import { ErrorCode, externalError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { BackupTarget, TargetWrite } from '../../ports/backup-target.js';
+
+const MiB = 1024 * 1024;
+/** S3 allows at most 10,000 parts; we aim below that with room for a size estimate being off. */
+const MAX_PARTS = 10_000;
+const DEFAULT_PART_SIZE = 8 * MiB;
+/** Parts in flight per upload; bounds memory to about queueSize × partSize. */
+const QUEUE_SIZE = 3;
+
+/**
+ * The part size for a stream of unknown length: big enough that twice the expected size still
+ * fits in 10,000 parts. With no estimate, 8 MiB parts allow about 78 GiB per artifact.
+ */
+export function partSizeFor(sizeHint: number | undefined, configuredMiB?: number): number {
+  const floor = (configuredMiB ?? DEFAULT_PART_SIZE / MiB) * MiB;
+  if (!sizeHint) return floor;
+  const needed = Math.ceil((sizeHint * 2) / (MAX_PARTS - 100) / MiB) * MiB;
+  return Math.min(Math.max(floor, needed), 5 * 1024 * MiB);
+}
+
+export class S3Target implements BackupTarget {
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly prefix: string;
+
+  constructor(
+    readonly name: string,
+    private readonly config: S3TargetConfig,
+    private readonly log: Logger,
+  ) {
+    this.prefix = config.prefix.replace(/^\/+|\/+$/g, '');
+    this.location = `s3://${config.bucket}/${this.prefix}`;
+    this.client = new S3Client({
+      ...(config.region ? { region: config.region } : { region: process.env.AWS_REGION ?? 'us-east-1' }),
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      ...(config.forcePathStyle !== undefined ? { forcePathStyle: config.forcePathStyle } : {}),
+      // S3-compatible stores often lack the newer CRC checksums; integrity is our own sha256.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+    });
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }));
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_FAILED, `bucket ${this.config.bucket} is not reachable`, err);
+    }
+  }
+
+  async write(key: string, sizeHint?: number): Promise<TargetWrite> {
+    const body = new PassThrough({ highWaterMark: 1 * MiB });
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.config.bucket,
+        Key: this.key(key),
+        Body: body,
+        StorageClass: this.config.storageClass,
+        ContentType: key.endsWith('.gz') ? 'application/gzip' : 'application/octet-stream',
+      },
+      partSize: partSizeFor(sizeHint, this.config.partSizeMiB),
+      queueSize: QUEUE_SIZE,
+      // A failed multipart upload is aborted by lib-storage, so no parts linger.
+      leavePartsOnError: false,
+    });
+    const done = upload.done();
+    // If S3 fails mid-stream, stop the producer instead of letting it block on a full buffer.
+    done.catch((err) => body.destroy(err instanceof Error ? err : new Error(String(err))));
+    let aborted = false;
+    return {
+      stream: body,
+      commit: async () => {
+        try {
+          await done;
+        } catch (err) {
+          throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err);
+        }
+      },
+      abort: async () => {
+        if (aborted) return;
+        aborted = true;
+        body.destroy();
+        await upload.abort().catch(() => undefined);
+        await done.catch(() => undefined);
+        // If the upload had completed before the abort, the object must not survive.
+        await this.delete(key).catch((err) => this.log.warn({ key, err: (err as Error).message }, 'could not delete aborted upload'));
+      },
+    };
+  }
+
+  async put(key: string, body: string | Buffer): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.key(key), Body: body, StorageClass: this.config.storageClass }),
+      );
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err);
+    }
+  }
+
+  async read(key: string): Promise<Readable> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }));
+      return res.Body as Readable;
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_FAILED, `cannot read ${this.key(key)}`, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }));
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_FAILED, `cannot delete ${this.key(key)}`, err);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    const full = this.key(prefix);
+    try {
+      do {
+        const res = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: full, ContinuationToken: token }),
+        );
+        for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.prefix ? this.prefix.length + 1 : 0));
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_FAILED, `cannot list ${full}`, err);
+    }
+    return keys.sort();
+  }
+
+  private key(key: string): string {
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private fail(code: ErrorCode, what: string, err: unknown) {
+    const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : '';
+    const cause = e.message || e.code || e.name || String(err);
+    return externalError(code, `${this.name} ${this.location}: ${what}: ${cause}${status}`, { cause: err });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Versioned schema migrations, applied in order; `PRAGMA user_version` records the last one.
+ * Never edit a released migration: add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: runs with their timelines, backup sets, artifacts and where each artifact is stored.
+  `
+  CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    ended_at TEXT,
+    error TEXT,
+    result TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE TABLE run_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    at TEXT NOT NULL,
+    stage TEXT,
+    type TEXT NOT NULL,
+    message TEXT NOT NULL,
+    data TEXT
+  );
+  CREATE INDEX run_events_run ON run_events(run_id, seq);
+  CREATE TABLE sets (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    created_at TEXT NOT NULL,
+    completed_at TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    verified_at TEXT,
+    deep_verified_at TEXT
+  );
+  CREATE INDEX sets_created ON sets(created_at);
+  CREATE TABLE artifacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    set_id TEXT NOT NULL REFERENCES sets(id),
+    asset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    file TEXT NOT NULL,
+    size INTEGER,
+    raw_size INTEGER,
+    sha256 TEXT,
+    compression TEXT NOT NULL,
+    engine_version TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    pruned_at TEXT,
+    UNIQUE (set_id, asset)
+  );
+  CREATE INDEX artifacts_asset ON artifacts(asset, status);
+  CREATE TABLE locations (
+    artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
+    target TEXT NOT NULL,
+    key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    confirmed_at TEXT,
+    PRIMARY KEY (artifact_id, target)
+  );
+  `,
+];

@@ -1,0 +1,237 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Run, RunEvent, RunEventType, RunStatus } from '../../domain/runs.js';
+import type {
+  ArtifactLocation,
+  ArtifactRecord,
+  NewArtifact,
+  SetRecord,
+  StateStore,
+} from '../../ports/state-store.js';
+import { scrub } from '../../secrets.js';
+import { MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : undefined);
+const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+
+/** Opens (and migrates) the SQLite state file; `:memory:` for tests. */
+export function openSqliteStore(path: string): SqliteStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+export class SqliteStore implements StateStore {
+  constructor(private readonly db: Database.Database) {}
+
+  createRun(input: { kind: Run['kind']; requester: string; target: string; status: RunStatus; at: Date }): Run {
+    const tx = this.db.transaction(() => {
+      const info = this.db
+        .prepare('INSERT INTO runs (id, kind, requester, target, status, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(`pending-${process.pid}-${Date.now()}-${Math.random()}`, input.kind, input.requester, input.target, input.status, input.at.toISOString());
+      const id = `run-${info.lastInsertRowid}`;
+      this.db.prepare('UPDATE runs SET id = ? WHERE seq = ?').run(id, info.lastInsertRowid);
+      return id;
+    });
+    return this.getRun(tx()) as Run;
+  }
+
+  updateRun(id: string, patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error' | 'result'>>): Run {
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    if (patch.status !== undefined) (sets.push('status = ?'), values.push(patch.status));
+    if (patch.startedAt !== undefined) (sets.push('started_at = ?'), values.push(iso(patch.startedAt)));
+    if (patch.endedAt !== undefined) (sets.push('ended_at = ?'), values.push(iso(patch.endedAt)));
+    if (patch.error !== undefined) (sets.push('error = ?'), values.push(scrub(patch.error)));
+    if (patch.result !== undefined) (sets.push('result = ?'), values.push(scrub(JSON.stringify(patch.result))));
+    if (sets.length) this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    return this.getRun(id) as Run;
+  }
+
+  getRun(id: string): Run | undefined {
+    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as Row | undefined;
+    return row ? toRun(row) : undefined;
+  }
+
+  listRuns(limit: number): Run[] {
+    return (this.db.prepare('SELECT * FROM runs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRun);
+  }
+
+  appendEvent(runId: string, e: { at: Date; stage?: string; type: RunEventType; message: string; data?: Record<string, unknown> }): void {
+    this.db
+      .prepare('INSERT INTO run_events (run_id, at, stage, type, message, data) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(runId, e.at.toISOString(), e.stage ?? null, e.type, scrub(e.message), e.data ? scrub(JSON.stringify(e.data)) : null);
+  }
+
+  events(runId: string): RunEvent[] {
+    return (this.db.prepare('SELECT * FROM run_events WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map((r) => ({
+      runId: r.run_id as string,
+      at: new Date(r.at as string),
+      stage: str(r.stage),
+      type: r.type as RunEventType,
+      message: r.message as string,
+      data: typeof r.data === 'string' ? (JSON.parse(r.data) as Record<string, unknown>) : undefined,
+    }));
+  }
+
+  interruptRunning(at: Date): Run[] {
+    const rows = this.db.prepare("SELECT id FROM runs WHERE status = 'running'").all() as { id: string }[];
+    const tx = this.db.transaction(() => {
+      for (const { id } of rows) {
+        this.db
+          .prepare("UPDATE runs SET status = 'interrupted', ended_at = ?, error = COALESCE(error, ?) WHERE id = ?")
+          .run(at.toISOString(), 'the drbot process stopped while the run was in progress', id);
+        this.appendEvent(id, { at, type: 'error', message: 'interrupted: the drbot process stopped while the run was in progress' });
+        // A set that was being written by the run can never become complete now.
+        this.db.prepare("UPDATE sets SET status = 'failed', error = 'interrupted' WHERE run_id = ? AND status = 'writing'").run(id);
+      }
+    });
+    tx();
+    return rows.map(({ id }) => this.getRun(id) as Run);
+  }
+
+  createSet(input: { id: string; runId: string; createdAt: Date }): void {
+    this.db
+      .prepare("INSERT INTO sets (id, run_id, created_at, status) VALUES (?, ?, ?, 'writing')")
+      .run(input.id, input.runId, input.createdAt.toISOString());
+  }
+
+  updateSet(id: string, patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>): void {
+    const cols: Record<string, unknown> = {};
+    if (patch.status !== undefined) cols.status = patch.status;
+    if (patch.completedAt !== undefined) cols.completed_at = iso(patch.completedAt);
+    if (patch.error !== undefined) cols.error = scrub(patch.error);
+    if (patch.verifiedAt !== undefined) cols.verified_at = iso(patch.verifiedAt);
+    if (patch.deepVerifiedAt !== undefined) cols.deep_verified_at = iso(patch.deepVerifiedAt);
+    const keys = Object.keys(cols);
+    if (!keys.length) return;
+    this.db.prepare(`UPDATE sets SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`).run(...Object.values(cols), id);
+  }
+
+  getSet(id: string): SetRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sets WHERE id = ?').get(id) as Row | undefined;
+    return row ? this.toSet(row) : undefined;
+  }
+
+  listSets(filter: { status?: SetRecord['status'][] } = {}): SetRecord[] {
+    const statuses = filter.status;
+    const rows = (
+      statuses?.length
+        ? this.db.prepare(`SELECT * FROM sets WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at DESC, id DESC`).all(...statuses)
+        : this.db.prepare('SELECT * FROM sets ORDER BY created_at DESC, id DESC').all()
+    ) as Row[];
+    return rows.map((r) => this.toSet(r));
+  }
+
+  addArtifact(a: NewArtifact): number {
+    const info = this.db
+      .prepare("INSERT INTO artifacts (set_id, asset, kind, file, compression, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'writing')")
+      .run(a.setId, a.asset, a.kind, a.file, a.compression, a.startedAt.toISOString());
+    return Number(info.lastInsertRowid);
+  }
+
+  updateArtifact(
+    id: number,
+    patch: Partial<Pick<ArtifactRecord, 'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'>>,
+  ): void {
+    const cols: Record<string, unknown> = {};
+    if (patch.size !== undefined) cols.size = patch.size;
+    if (patch.rawSize !== undefined) cols.raw_size = patch.rawSize;
+    if (patch.sha256 !== undefined) cols.sha256 = patch.sha256;
+    if (patch.engineVersion !== undefined) cols.engine_version = patch.engineVersion;
+    if (patch.endedAt !== undefined) cols.ended_at = iso(patch.endedAt);
+    if (patch.status !== undefined) cols.status = patch.status;
+    if (patch.prunedAt !== undefined) cols.pruned_at = iso(patch.prunedAt);
+    const keys = Object.keys(cols);
+    if (!keys.length) return;
+    this.db.prepare(`UPDATE artifacts SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`).run(...Object.values(cols), id);
+  }
+
+  setLocation(artifactId: number, l: ArtifactLocation): void {
+    this.db
+      .prepare(
+        `INSERT INTO locations (artifact_id, target, key, status, confirmed_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (artifact_id, target) DO UPDATE SET key = excluded.key, status = excluded.status, confirmed_at = excluded.confirmed_at`,
+      )
+      .run(artifactId, l.target, l.key, l.status, iso(l.confirmedAt));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private toSet(row: Row): SetRecord {
+    const id = row.id as string;
+    const artifacts = (this.db.prepare('SELECT * FROM artifacts WHERE set_id = ? ORDER BY asset').all(id) as Row[]).map((a) => {
+      const locations = (this.db.prepare('SELECT * FROM locations WHERE artifact_id = ? ORDER BY target').all(a.id) as Row[]).map(
+        (l): ArtifactLocation => ({
+          target: l.target as string,
+          key: l.key as string,
+          status: l.status as ArtifactLocation['status'],
+          confirmedAt: date(l.confirmed_at),
+        }),
+      );
+      return {
+        id: a.id as number,
+        setId: id,
+        asset: a.asset as string,
+        kind: a.kind as ArtifactRecord['kind'],
+        file: a.file as string,
+        size: num(a.size),
+        rawSize: num(a.raw_size),
+        sha256: str(a.sha256),
+        compression: a.compression as string,
+        engineVersion: str(a.engine_version),
+        startedAt: new Date(a.started_at as string),
+        endedAt: date(a.ended_at),
+        status: a.status as ArtifactRecord['status'],
+        prunedAt: date(a.pruned_at),
+        locations,
+      } satisfies ArtifactRecord;
+    });
+    return {
+      id,
+      runId: row.run_id as string,
+      createdAt: new Date(row.created_at as string),
+      completedAt: date(row.completed_at),
+      status: row.status as SetRecord['status'],
+      error: str(row.error),
+      verifiedAt: date(row.verified_at),
+      deepVerifiedAt: date(row.deep_verified_at),
+      artifacts,
+    };
+  }
+}
+
+function toRun(row: Row): Run {
+  return {
+    id: row.id as string,
+    kind: row.kind as Run['kind'],
+    requester: row.requester as string,
+    target: row.target as string,
+    status: row.status as RunStatus,
+    createdAt: new Date(row.created_at as string),
+    startedAt: date(row.started_at),
+    endedAt: date(row.ended_at),
+    error: str(row.error),
+    result: JSON.parse((row.result as string) || '{}') as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,202 @@
+import { readFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { parseRetention, parseSpan, RETENTION_FORMAT, SPAN_FORMAT } from './domain/duration.js';
+import type { Tier } from './domain/policy.js';
+import { AppError, ErrorCode } from './errors.js';
+
+const span = z.string().refine((v) => parseSpan(v) !== undefined, { message: `must be ${SPAN_FORMAT}` });
+const retention = z.string().refine((v) => parseRetention(v) !== undefined, { message: `must be ${RETENTION_FORMAT}` });
+// Five cron fields, each made of digits, `*`, `/`, `,`, `-` (node-cron validates the rest).
+const cron = z
+  .string()
+  .regex(/^\s*(\S+\s+){4}\S+\s*$/, { message: 'must be a 5-field cron expression, e.g. "0 2 * * *"' });
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: 'must be letters, digits, _ . - (max 128)' });
+
+const s3Target = z
+  .object({
+    bucket: z.string().min(3),
+    prefix: z.string().default('drbot'),
+    region: z.string().optional(),
+    endpoint: z.string().url().optional(),
+    forcePathStyle: z.boolean().optional(),
+    storageClass: z
+      .enum(['STANDARD', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE', 'REDUCED_REDUNDANCY'])
+      .default('STANDARD_IA'),
+    /** Multipart part size in MiB; drbot raises it when an artifact could exceed 10,000 parts. */
+    partSizeMiB: z.number().int().min(5).max(5120).optional(),
+  })
+  .strict();
+
+const tier = z
+  .object({
+    rpo: span.optional(),
+    rto: span.optional(),
+    schedule: cron.optional(),
+    retention: retention.optional(),
+    backup: z.literal('none').optional(),
+  })
+  .strict();
+
+const database = z
+  .object({
+    name,
+    container: z.string().min(1),
+    engine: z.enum(['mysql', 'mariadb', 'postgres']),
+    tier: z.string(),
+    user: z.string().optional(),
+    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be an environment variable name' }).optional(),
+    retention: retention.optional(),
+  })
+  .strict();
+
+const service = z
+  .object({
+    container: z.string().min(1),
+    health: z
+      .object({ url: z.string().url().optional(), cmd: z.array(z.string()).min(1).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const DEFAULT_TIERS = {
+  critical: { rpo: '15m', rto: '1h', schedule: '*/10 * * * *', retention: '7years' },
+  important: { rpo: '24h', rto: '4h', schedule: '0 2 * * *', retention: '1year' },
+  logs: { rpo: '7d', rto: '24h', schedule: '0 3 * * 0', retention: '90days' },
+  temporary: { backup: 'none' as const, retention: '7days' },
+};
+
+const configSchema = z
+  .object({
+    state: z.string().default('./data/drbot.sqlite'),
+    docker: z.object({ host: z.string().default('unix:///var/run/docker.sock') }).strict().default({ host: 'unix:///var/run/docker.sock' }),
+    storage: z
+      .object({
+        local: z.object({ dir: z.string().default('./backups') }).strict().default({ dir: './backups' }),
+        s3: s3Target.optional(),
+        offsite: z.array(s3Target).default([]),
+      })
+      .strict()
+      .default({ local: { dir: './backups' }, offsite: [] }),
+    backup: z
+      .object({
+        /** How many assets of one run are dumped/archived at once. */
+        parallelism: z.number().int().min(1).max(16).default(2),
+        /** gzip level: 1 is fastest, 9 smallest. */
+        compressionLevel: z.number().int().min(1).max(9).default(6),
+      })
+      .strict()
+      .default({ parallelism: 2, compressionLevel: 6 }),
+    tiers: z.record(name, tier).default(DEFAULT_TIERS),
+    databases: z.array(database).default([]),
+    services: z.array(service).default([]),
+    slack: z
+      .object({
+        reportsChannel: z.string().optional(),
+        alertsChannel: z.string().optional(),
+        approvers: z.array(z.string()).default([]),
+        operators: z.array(z.string()).default([]),
+        approvalTimeout: span.default('30m'),
+      })
+      .strict()
+      .default({ approvers: [], operators: [], approvalTimeout: '30m' }),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type S3TargetConfig = z.infer<typeof s3Target>;
+export type DatabaseConfig = z.infer<typeof database>;
+
+export interface Config extends RawConfig {
+  /** Where the file was read from (undefined: embedded defaults). */
+  source: string | undefined;
+  tierMap: ReadonlyMap<string, Tier>;
+}
+
+/** Formats a zod issue as `key: bad value → what is allowed`. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const key = issue.path.length ? issue.path.join('.') : '(top level)';
+  let value: unknown = input;
+  for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
+  if (issue.code === 'unrecognized_keys') {
+    return `${key}: unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  }
+  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  return `${key}: ${shown} — ${issue.message}`;
+}
+
+/** Validates a parsed YAML document into a frozen Config; errors name key, value and what is allowed. */
+export function buildConfig(input: unknown, source?: string): Config {
+  const parsed = configSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${describeIssue(i, input)}`);
+    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `invalid configuration${source ? ` in ${source}` : ''}:\n${lines.join('\n')}`);
+  }
+  const raw = parsed.data;
+  const problems: string[] = [];
+  const tierMap = new Map<string, Tier>();
+  for (const [tierName, t] of Object.entries(raw.tiers)) {
+    const ret = parseRetention(t.retention ?? '7days');
+    tierMap.set(tierName, {
+      name: tierName,
+      rpoMs: t.rpo ? parseSpan(t.rpo) : undefined,
+      rtoMs: t.rto ? parseSpan(t.rto) : undefined,
+      schedule: t.backup === 'none' ? undefined : t.schedule,
+      retention: ret ?? { count: 7, unit: 'day' },
+    });
+  }
+  raw.databases.forEach((db, i) => {
+    if (!tierMap.has(db.tier)) {
+      problems.push(`databases.${i}.tier: "${db.tier}" — must be one of the configured tiers: ${[...tierMap.keys()].join(', ')}`);
+    }
+  });
+  const dbNames = raw.databases.map((d) => d.name);
+  const dup = dbNames.find((n, i) => dbNames.indexOf(n) !== i);
+  if (dup) problems.push(`databases: name "${dup}" is used twice — names must be unique`);
+  if (problems.length) {
+    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `invalid configuration${source ? ` in ${source}` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  const base = source ? dirname(source) : process.cwd();
+  const config: Config = {
+    ...raw,
+    state: raw.state === ':memory:' ? raw.state : resolve(base, raw.state),
+    storage: { ...raw.storage, local: { dir: resolve(base, raw.storage.local.dir) } },
+    source,
+    tierMap,
+  };
+  return Object.freeze(config);
+}
+
+/**
+ * Loads `DRBOT_CONFIG` (default `./drbot.yaml`). A missing default file means the embedded
+ * defaults; a missing file that was asked for by name is an error.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const explicit = env.DRBOT_CONFIG;
+  const path = resolve(explicit ?? './drbot.yaml');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (!explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return withEnv(buildConfig({}), env);
+    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `cannot read config file ${path} (from DRBOT_CONFIG): ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `config file ${path} is not valid YAML${where}: ${(err as Error).message}`);
+  }
+  return withEnv(buildConfig(doc, path), env);
+}
+
+/** DOCKER_HOST wins over the file (DESIGN §4). */
+function withEnv(config: Config, env: NodeJS.ProcessEnv): Config {
+  if (!env.DOCKER_HOST) return config;
+  return Object.freeze({ ...config, docker: { host: env.DOCKER_HOST } });
+}

@@ -1,0 +1,53 @@
+import type { EffectivePolicy } from './policy.js';
+
+export const DB_ENGINES = ['mysql', 'mariadb', 'postgres'] as const;
+export type DbEngine = (typeof DB_ENGINES)[number];
+
+export type ArtifactKind = 'mysql-dump' | 'postgres-dump' | 'volume-tar';
+
+export interface VolumeAsset {
+  kind: 'volume';
+  name: string;
+  volume: string;
+  labels: Record<string, string>;
+  policy: EffectivePolicy;
+  /** Containers that mount the volume (for restores that must stop them). */
+  usedBy: string[];
+}
+
+export interface DatabaseAsset {
+  kind: 'database';
+  name: string;
+  engine: DbEngine;
+  container: string;
+  user: string;
+  /** Name of the container environment variable holding the password. */
+  passwordEnv: string;
+  policy: EffectivePolicy;
+  source: 'config' | 'labels';
+}
+
+export type Asset = VolumeAsset | DatabaseAsset;
+
+export function artifactKindOf(asset: Asset): ArtifactKind {
+  if (asset.kind === 'volume') return 'volume-tar';
+  return asset.engine === 'postgres' ? 'postgres-dump' : 'mysql-dump';
+}
+
+/** The artifact's file name inside a set: hand-restorable with gunzip/tar. */
+export function artifactFileName(asset: Asset): string {
+  return `${asset.name}${asset.kind === 'volume' ? '.tar.gz' : '.sql.gz'}`;
+}
+
+export const DEFAULT_DB_USER: Record<DbEngine, string> = { mysql: 'root', mariadb: 'root', postgres: 'postgres' };
+export const DEFAULT_PASSWORD_ENV: Record<DbEngine, string> = {
+  mysql: 'MYSQL_ROOT_PASSWORD',
+  mariadb: 'MARIADB_ROOT_PASSWORD',
+  postgres: 'POSTGRES_PASSWORD',
+};
+/** Variables tried after the configured one, as the official images accept either. */
+export const FALLBACK_PASSWORD_ENVS: Record<DbEngine, string[]> = {
+  mysql: ['MARIADB_ROOT_PASSWORD'],
+  mariadb: ['MYSQL_ROOT_PASSWORD'],
+  postgres: [],
+};

@@ -1,0 +1,161 @@
+import type { ContainerInfo, VolumeInfo } from '../ports/container-runtime.js';
+import {
+  type Asset,
+  type DatabaseAsset,
+  DB_ENGINES,
+  type DbEngine,
+  DEFAULT_DB_USER,
+  DEFAULT_PASSWORD_ENV,
+  type VolumeAsset,
+} from './assets.js';
+import { parseRetention } from './duration.js';
+import { readPolicyLabels, type Tier } from './policy.js';
+
+/** A volume with no drbot labels: listed, never backed up silently. */
+export interface UnprotectedVolume {
+  volume: string;
+  usedBy: string[];
+  /** A database asset whose logical dump covers this volume (its data directory). */
+  coveredBy: string | undefined;
+}
+
+export interface InvalidAsset {
+  name: string;
+  kind: 'volume' | 'database';
+  problems: string[];
+}
+
+export interface Inventory {
+  /** Assets with a valid policy; `policy.protected` false means excluded (`backup=none`). */
+  assets: Asset[];
+  unprotected: UnprotectedVolume[];
+  invalid: InvalidAsset[];
+}
+
+export interface DeclaredDatabase {
+  name: string;
+  container: string;
+  engine: DbEngine;
+  tier: string;
+  user?: string | undefined;
+  passwordEnv?: string | undefined;
+  retention?: string | undefined;
+}
+
+const POLICY_LABELS = ['tier', 'backup', 'retention'];
+
+/**
+ * Classifies what the engine reports into assets (pure: no I/O). Databases come from the config
+ * file and from container labels (`dr.engine` + `tier`); volumes from their labels.
+ */
+export function buildInventory(input: {
+  volumes: VolumeInfo[];
+  containers: ContainerInfo[];
+  databases: readonly DeclaredDatabase[];
+  tiers: ReadonlyMap<string, Tier>;
+}): Inventory {
+  const { volumes, containers, tiers } = input;
+  const assets: Asset[] = [];
+  const invalid: InvalidAsset[] = [];
+
+  const databases: DatabaseAsset[] = [];
+  const declaredContainers = new Set(input.databases.map((d) => d.container));
+  for (const db of input.databases) {
+    const labels: Record<string, string> = { tier: db.tier, ...(db.retention ? { retention: db.retention } : {}) };
+    const reading = readPolicyLabels(labels, tiers);
+    if (!reading.ok) {
+      invalid.push({ name: db.name, kind: 'database', problems: reading.problems });
+      continue;
+    }
+    databases.push({
+      kind: 'database',
+      name: db.name,
+      engine: db.engine,
+      container: db.container,
+      user: db.user ?? DEFAULT_DB_USER[db.engine],
+      passwordEnv: db.passwordEnv ?? DEFAULT_PASSWORD_ENV[db.engine],
+      policy: reading.policy,
+      source: 'config',
+    });
+  }
+  for (const c of containers) {
+    const engine = c.labels['dr.engine'];
+    if (engine === undefined || declaredContainers.has(c.name)) continue;
+    const name = c.labels['dr.name'] ?? c.name;
+    if (!(DB_ENGINES as readonly string[]).includes(engine)) {
+      invalid.push({ name, kind: 'database', problems: [`label dr.engine='${engine}' on container ${c.name} is not allowed (allowed: ${DB_ENGINES.join(', ')})`] });
+      continue;
+    }
+    const reading = readPolicyLabels(c.labels, tiers);
+    if (!reading.ok) {
+      invalid.push({ name, kind: 'database', problems: reading.problems.map((p) => `${p} on container ${c.name}`) });
+      continue;
+    }
+    const e = engine as DbEngine;
+    databases.push({
+      kind: 'database',
+      name,
+      engine: e,
+      container: c.name,
+      user: c.labels['dr.user'] ?? DEFAULT_DB_USER[e],
+      passwordEnv: c.labels['dr.password-env'] ?? DEFAULT_PASSWORD_ENV[e],
+      policy: reading.policy,
+      source: 'labels',
+    });
+  }
+  assets.push(...databases);
+
+  const usedBy = new Map<string, string[]>();
+  for (const c of containers) {
+    for (const m of c.mounts) {
+      if (m.volume) usedBy.set(m.volume, [...(usedBy.get(m.volume) ?? []), c.name]);
+    }
+  }
+  const dbByContainer = new Map(databases.map((d) => [d.container, d.name]));
+
+  const unprotected: UnprotectedVolume[] = [];
+  for (const v of [...volumes].sort((a, b) => a.name.localeCompare(b.name))) {
+    const users = (usedBy.get(v.name) ?? []).sort();
+    const hasPolicyLabels = POLICY_LABELS.some((l) => v.labels[l] !== undefined);
+    if (!hasPolicyLabels) {
+      const coveredBy = users.map((u) => dbByContainer.get(u)).find((n) => n !== undefined);
+      unprotected.push({ volume: v.name, usedBy: users, coveredBy });
+      continue;
+    }
+    const asset = volumeAsset(v, users, tiers);
+    if ('problems' in asset) invalid.push(asset);
+    else assets.push(asset);
+  }
+
+  // An asset name must point at one thing: a database and a volume may not share it.
+  const seen = new Map<string, Asset>();
+  const unique: Asset[] = [];
+  for (const a of assets) {
+    const other = seen.get(a.name);
+    if (other) {
+      invalid.push({ name: a.name, kind: a.kind, problems: [`asset name '${a.name}' is used by a ${other.kind} too; rename one (databases: name in the config or label dr.name)`] });
+      continue;
+    }
+    seen.set(a.name, a);
+    unique.push(a);
+  }
+  return { assets: unique, unprotected, invalid };
+}
+
+function volumeAsset(v: VolumeInfo, usedBy: string[], tiers: ReadonlyMap<string, Tier>): VolumeAsset | InvalidAsset {
+  // `backup=none` alone is a clear statement: excluded, whatever the tier.
+  if (v.labels.backup === 'none' && v.labels.tier === undefined) {
+    const retention = parseRetention(v.labels.retention ?? '7days') ?? { count: 7, unit: 'day' as const };
+    return {
+      kind: 'volume',
+      name: v.name,
+      volume: v.name,
+      labels: v.labels,
+      usedBy,
+      policy: { tier: '-', schedule: undefined, frequency: 'none', retention, rpoMs: undefined, rtoMs: undefined, protected: false },
+    };
+  }
+  const reading = readPolicyLabels(v.labels, tiers);
+  if (!reading.ok) return { name: v.name, kind: 'volume', problems: reading.problems.map((p) => `volume ${v.name}: ${p}`) };
+  return { kind: 'volume', name: v.name, volume: v.name, labels: v.labels, usedBy, policy: reading.policy };
+}

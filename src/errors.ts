@@ -1,0 +1,80 @@
+/**
+ * The one error type that crosses layers. `kind` decides how a front end reports it:
+ * `user` → explain what was wrong and what is allowed; `external` → a dependency failed
+ * (Docker, S3, a dump tool), shown with its cause; `internal` → a bug, shown with a reference.
+ */
+export type ErrorKind = 'user' | 'external' | 'internal';
+
+export const ErrorCode = {
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  USAGE: 'USAGE',
+  UNKNOWN_ASSET: 'UNKNOWN_ASSET',
+  LABEL_INVALID: 'LABEL_INVALID',
+  NOTHING_TO_BACK_UP: 'NOTHING_TO_BACK_UP',
+  RUN_NOT_FOUND: 'RUN_NOT_FOUND',
+  ASSET_BUSY: 'ASSET_BUSY',
+  DOCKER_UNREACHABLE: 'DOCKER_UNREACHABLE',
+  DOCKER_FAILED: 'DOCKER_FAILED',
+  CONTAINER_NOT_RUNNING: 'CONTAINER_NOT_RUNNING',
+  SECRET_MISSING: 'SECRET_MISSING',
+  DUMP_EXIT_NONZERO: 'DUMP_EXIT_NONZERO',
+  DUMP_INCOMPLETE: 'DUMP_INCOMPLETE',
+  ARCHIVE_FAILED: 'ARCHIVE_FAILED',
+  S3_UPLOAD_FAILED: 'S3_UPLOAD_FAILED',
+  S3_FAILED: 'S3_FAILED',
+  LOCAL_WRITE_FAILED: 'LOCAL_WRITE_FAILED',
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
+  PRUNE_REFUSED: 'PRUNE_REFUSED',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** Which asset the failure concerns, when there is one. */
+  asset?: string;
+  /** The step that failed (dump, upload, verify, …). */
+  step?: string;
+  /** The last lines a tool wrote to stderr. */
+  stderrTail?: string;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  readonly asset: string | undefined;
+  readonly step: string | undefined;
+  readonly stderrTail: string | undefined;
+
+  constructor(code: ErrorCode, kind: ErrorKind, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.kind = kind;
+    this.asset = options.asset;
+    this.step = options.step;
+    this.stderrTail = options.stderrTail;
+  }
+}
+
+export const userError = (code: ErrorCode, message: string, options?: AppErrorOptions) =>
+  new AppError(code, 'user', message, options);
+export const externalError = (code: ErrorCode, message: string, options?: AppErrorOptions) =>
+  new AppError(code, 'external', message, options);
+
+/** Wraps anything thrown into an AppError, keeping an existing one as it is. */
+export function toAppError(err: unknown, fallback: ErrorCode = ErrorCode.INTERNAL): AppError {
+  if (err instanceof AppError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AppError(fallback, fallback === ErrorCode.INTERNAL ? 'internal' : 'external', message, {
+    cause: err,
+  });
+}
+
+/** One line that says what failed, where, and why — for run records, CLI output and alerts. */
+export function describeError(err: unknown): string {
+  const e = toAppError(err);
+  const where = [e.asset && `asset ${e.asset}`, e.step && `step ${e.step}`].filter(Boolean).join(', ');
+  const tail = e.stderrTail ? ` — stderr: ${e.stderrTail.trim()}` : '';
+  return `${where ? `${where}: ` : ''}${e.message}${tail}`;
+}

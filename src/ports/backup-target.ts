@@ -1,0 +1,33 @@
+import type { Readable } from 'node:stream';
+
+/** One write in progress to a target. The engine streams into `stream`, then calls `commit`. */
+export interface TargetWrite {
+  /** Bytes go here; backpressure is honoured. */
+  stream: NodeJS.WritableStream & { destroy(error?: Error): void };
+  /** Resolves once the object is durably stored under its final key. */
+  commit(): Promise<void>;
+  /** Throws away whatever was written; never leaves a partial object that looks complete. */
+  abort(cause: Error): Promise<void>;
+}
+
+/**
+ * A place backup sets are stored: the local directory, an S3 bucket, an offsite bucket. Keys
+ * are relative (`YYYY/MM/DD/<set-id>/<file>`); each target adds its own root or prefix.
+ */
+export interface BackupTarget {
+  /** Short stable name used in the catalog and in messages: `local`, `s3`, `offsite-1`. */
+  readonly name: string;
+  /** Human description, e.g. `s3://bucket/prefix`. */
+  readonly location: string;
+  /** Fails with the cause when the target cannot be written (missing bucket, no permission). */
+  check(): Promise<void>;
+  /** Starts a streamed write; `sizeHint` (bytes) lets S3 pick a safe multipart part size. */
+  write(key: string, sizeHint?: number): Promise<TargetWrite>;
+  /** Writes a small object in one go (manifests). */
+  put(key: string, body: string | Buffer): Promise<void>;
+  read(key: string): Promise<Readable>;
+  /** Deletes; a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** Lists keys below a prefix (for cleanup and tests). */
+  list(prefix: string): Promise<string[]>;
+}

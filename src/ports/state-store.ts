@@ -1,0 +1,78 @@
+import type { ArtifactKind } from '../domain/assets.js';
+import type { LocationStatus, Run, RunEvent, RunEventType, RunKind, RunStatus, SetStatus } from '../domain/runs.js';
+
+export interface ArtifactLocation {
+  target: string;
+  key: string;
+  status: LocationStatus;
+  confirmedAt: Date | undefined;
+}
+
+export interface ArtifactRecord {
+  id: number;
+  setId: string;
+  asset: string;
+  kind: ArtifactKind;
+  file: string;
+  size: number | undefined;
+  rawSize: number | undefined;
+  sha256: string | undefined;
+  compression: string;
+  engineVersion: string | undefined;
+  startedAt: Date;
+  endedAt: Date | undefined;
+  status: 'writing' | 'complete' | 'failed' | 'pruned';
+  prunedAt: Date | undefined;
+  locations: ArtifactLocation[];
+}
+
+export interface SetRecord {
+  id: string;
+  runId: string;
+  createdAt: Date;
+  completedAt: Date | undefined;
+  status: SetStatus;
+  error: string | undefined;
+  verifiedAt: Date | undefined;
+  deepVerifiedAt: Date | undefined;
+  artifacts: ArtifactRecord[];
+}
+
+export interface NewArtifact {
+  setId: string;
+  asset: string;
+  kind: ArtifactKind;
+  file: string;
+  compression: string;
+  startedAt: Date;
+}
+
+/** Durable state: runs with their timelines, and the catalog of sets and artifacts. */
+export interface StateStore {
+  createRun(input: { kind: RunKind; requester: string; target: string; status: RunStatus; at: Date }): Run;
+  updateRun(
+    id: string,
+    patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error' | 'result'>>,
+  ): Run;
+  getRun(id: string): Run | undefined;
+  listRuns(limit: number): Run[];
+  appendEvent(runId: string, event: { at: Date; stage?: string; type: RunEventType; message: string; data?: Record<string, unknown> }): void;
+  events(runId: string): RunEvent[];
+  /** Marks every `running` run `interrupted` (process died); returns them. */
+  interruptRunning(at: Date): Run[];
+
+  createSet(input: { id: string; runId: string; createdAt: Date }): void;
+  updateSet(id: string, patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>): void;
+  getSet(id: string): SetRecord | undefined;
+  /** Sets newest first, optionally of some statuses only. */
+  listSets(filter?: { status?: SetStatus[] }): SetRecord[];
+
+  addArtifact(input: NewArtifact): number;
+  updateArtifact(
+    id: number,
+    patch: Partial<Pick<ArtifactRecord, 'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'>>,
+  ): void;
+  setLocation(artifactId: number, location: ArtifactLocation): void;
+
+  close(): void;
+}
