@@ -71,6 +71,18 @@ export function toAppError(err: unknown, fallback: ErrorCode = ErrorCode.INTERNA
   });
 }
 
+/** The same error with the asset and step filled in where it did not name them yet. */
+export function inContext(err: unknown, asset: string, step: string): AppError {
+  const e = toAppError(err, ErrorCode.DOCKER_FAILED);
+  if (e.asset && e.step) return e;
+  return new AppError(e.code, e.kind, e.message, {
+    cause: e.cause ?? e,
+    asset: e.asset ?? asset,
+    step: e.step ?? step,
+    ...(e.stderrTail ? { stderrTail: e.stderrTail } : {}),
+  });
+}
+
 /** One line that says what failed, where, and why — for run records, CLI output and alerts. */
 export function describeError(err: unknown): string {
   const e = toAppError(err);

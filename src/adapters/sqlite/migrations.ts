@@ -16,7 +16,8 @@ export const MIGRATIONS: readonly string[] = [
     started_at TEXT,
     ended_at TEXT,
     error TEXT,
-    result TEXT NOT NULL DEFAULT '{}'
+    result TEXT NOT NULL DEFAULT '{}',
+    owner TEXT
   );
   CREATE TABLE run_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Run, RunEvent, RunEventType, RunStatus } from '../../domain/runs.js';
@@ -13,6 +14,22 @@ import { scrub } from '../../secrets.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
+
+/** `host:pid` of this process, recorded on every run it starts. */
+const OWNER = `${hostname()}:${process.pid}`;
+
+function ownerAlive(owner: string | null): boolean {
+  if (!owner) return false;
+  const [host, pid] = owner.split(':');
+  if (host !== hostname()) return true; // another host's process: not ours to judge
+  if (Number(pid) === process.pid) return false; // ourselves at start-up: nothing of ours is running yet
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : undefined);
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -45,8 +62,8 @@ export class SqliteStore implements StateStore {
   createRun(input: { kind: Run['kind']; requester: string; target: string; status: RunStatus; at: Date }): Run {
     const tx = this.db.transaction(() => {
       const info = this.db
-        .prepare('INSERT INTO runs (id, kind, requester, target, status, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(`pending-${process.pid}-${Date.now()}-${Math.random()}`, input.kind, input.requester, input.target, input.status, input.at.toISOString());
+        .prepare('INSERT INTO runs (id, kind, requester, target, status, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(`new-${OWNER}-${Math.random()}`, input.kind, input.requester, input.target, input.status, input.at.toISOString(), OWNER);
       const id = `run-${info.lastInsertRowid}`;
       this.db.prepare('UPDATE runs SET id = ? WHERE seq = ?').run(id, info.lastInsertRowid);
       return id;
@@ -93,7 +110,10 @@ export class SqliteStore implements StateStore {
   }
 
   interruptRunning(at: Date): Run[] {
-    const rows = this.db.prepare("SELECT id FROM runs WHERE status = 'running'").all() as { id: string }[];
+    // Only runs whose owning process is gone: a CLI started next to the bot must not mark the
+    // bot's live runs as interrupted.
+    const rows = (this.db.prepare("SELECT id, owner FROM runs WHERE status = 'running'").all() as { id: string; owner: string | null }[])
+      .filter((r) => !ownerAlive(r.owner));
     const tx = this.db.transaction(() => {
       for (const { id } of rows) {
         this.db

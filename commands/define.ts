@@ -1,0 +1,48 @@
+import type { z } from 'zod';
+import type { Engine } from '../src/engine/engine.js';
+import type { Logger } from '../src/log.js';
+
+/** Who may run a command; `destructive` commands go through the approval gate. */
+export interface Access {
+  role: 'viewer' | 'operator';
+  destructive: boolean;
+}
+
+/** What a command hands back; every front end renders it its own way. */
+export interface CommandResult {
+  ok: boolean;
+  /** Plain text (terminal, CLI, Slack fallback). */
+  text: string;
+  /** Structured result for `--json` and richer renderers. */
+  data?: unknown;
+}
+
+export interface CommandContext<A> {
+  args: A;
+  engine: Engine;
+  /** Who asked: a Slack user id, or `cli:<user>` / `terminal:<user>`. */
+  requester: string;
+  log: Logger;
+}
+
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  description: string;
+}
+
+/** A `/dr` subcommand, defined once and served by Slack, the terminal session and the CLI. */
+export interface CommandDefinition<A = unknown> {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Positional argument names, in order; a trailing `?` marks an optional one. */
+  positionals: string[];
+  flags: Record<string, FlagSpec>;
+  args: z.ZodType<A>;
+  access: Access;
+  run(ctx: CommandContext<A>): Promise<CommandResult>;
+}
+
+export function defineCommand<A>(def: CommandDefinition<A>): CommandDefinition<A> {
+  return def;
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { defineCommand } from './define.js';
+import { bytes, formatRetention, span, table } from './format.js';
+
+export const status = defineCommand({
+  name: 'status',
+  summary: 'What is protected, newest backup per asset and its age against the RPO, unprotected volumes',
+  usage: 'status',
+  positionals: [],
+  flags: {},
+  args: z.object({}),
+  access: { role: 'viewer', destructive: false },
+  async run({ engine }) {
+    const s = await engine.status();
+    const rows = [['ASSET', 'KIND', 'TIER', 'SCHEDULE', 'RETENTION', 'RPO', 'NEWEST SET', 'AGE', 'SIZE', 'STATE']];
+    for (const a of s.assets) {
+      const p = a.asset.policy;
+      rows.push([
+        a.asset.name,
+        a.asset.kind === 'database' ? `${a.asset.engine} db` : 'volume',
+        p.tier,
+        p.protected ? (p.frequency ?? p.schedule ?? '-') : 'none',
+        formatRetention(p.retention),
+        span(p.rpoMs),
+        a.newest?.setId ?? '-',
+        span(a.newest?.ageMs),
+        bytes(a.newest?.size),
+        a.state === 'breach' ? 'BREACH' : a.state,
+      ]);
+    }
+    const lines = [`drbot status at ${s.at.toISOString()}`, '', table(rows)];
+    const dbs = s.assets.filter((a) => a.container);
+    if (dbs.length) lines.push('', `database containers: ${dbs.map((a) => `${a.asset.name} → ${a.container}`).join(', ')}`);
+    if (s.unprotected.length) {
+      lines.push('', 'unprotected volumes (no tier/backup/retention labels; never backed up):');
+      for (const u of s.unprotected) {
+        const note = u.coveredBy ? ` — data directory of database ${u.coveredBy}, covered by its dump` : '';
+        lines.push(`  ${u.volume}${u.usedBy.length ? ` (used by ${u.usedBy.join(', ')})` : ''}${note}`);
+      }
+    }
+    if (s.invalid.length) {
+      lines.push('', 'errors (fix these labels or config entries; these assets are not backed up):');
+      for (const i of s.invalid) lines.push(`  ${i.kind} ${i.name}: ${i.problems.join('; ')}`);
+    }
+    lines.push('', `targets: ${s.targets.join(', ')}`);
+    if (s.lastRun) lines.push(`last run: ${s.lastRun.id} ${s.lastRun.kind} ${s.lastRun.status} at ${s.lastRun.at.toISOString()}`);
+    return { ok: true, text: lines.join('\n'), data: s };
+  },
+});

@@ -1,0 +1,49 @@
+import { retentionCutoff, type RetentionPeriod } from './duration.js';
+
+/** One stored artifact as retention sees it. */
+export interface RetainedArtifact {
+  setId: string;
+  asset: string;
+  /** The set's recorded time — never a file's mtime. */
+  setTime: Date;
+  /** Proven restorable by a deep verify. */
+  verified: boolean;
+}
+
+export interface PrunePlan {
+  expire: RetainedArtifact[];
+  /** Per asset, why its newest artifacts are kept regardless of age. */
+  protectedSets: Map<string, string[]>;
+}
+
+/**
+ * Decides what retention removes (pure). An artifact expires when its set is older than its
+ * asset's retention, except that the newest complete artifact and the newest verified one of
+ * each asset are always kept. Assets whose retention is unknown (no longer in the inventory:
+ * perhaps the very volume that was lost) keep everything.
+ */
+export function planPrune(
+  now: Date,
+  artifacts: readonly RetainedArtifact[],
+  retentionOf: (asset: string) => RetentionPeriod | undefined,
+): PrunePlan {
+  const byAsset = new Map<string, RetainedArtifact[]>();
+  for (const a of artifacts) byAsset.set(a.asset, [...(byAsset.get(a.asset) ?? []), a]);
+  const expire: RetainedArtifact[] = [];
+  const protectedSets = new Map<string, string[]>();
+  for (const [asset, list] of byAsset) {
+    const sorted = [...list].sort((x, y) => y.setTime.getTime() - x.setTime.getTime() || y.setId.localeCompare(x.setId));
+    const keep = new Set<string>();
+    if (sorted[0]) keep.add(sorted[0].setId);
+    const newestVerified = sorted.find((a) => a.verified);
+    if (newestVerified) keep.add(newestVerified.setId);
+    protectedSets.set(asset, [...keep]);
+    const retention = retentionOf(asset);
+    if (!retention) continue;
+    const cutoff = retentionCutoff(now, retention);
+    for (const a of sorted) {
+      if (!keep.has(a.setId) && a.setTime.getTime() < cutoff.getTime()) expire.push(a);
+    }
+  }
+  return { expire, protectedSets };
+}

@@ -1,0 +1,36 @@
+import type { Run, RunEvent } from '../domain/runs.js';
+import { ErrorCode, userError } from '../errors.js';
+import { type BackupOutcome, type BackupRequest, runBackup } from './backup.js';
+import type { EngineDeps } from './deps.js';
+import { buildStatus, type StatusReport } from './status.js';
+
+/** The one entry point front ends use: every `/dr` command goes through here. */
+export class Engine {
+  constructor(readonly deps: EngineDeps) {}
+
+  backup(request: BackupRequest): Promise<BackupOutcome> {
+    return runBackup(this.deps, request);
+  }
+
+  status(): Promise<StatusReport> {
+    return buildStatus(this.deps);
+  }
+
+  runs(limit: number): Run[] {
+    return this.deps.store.listRuns(limit);
+  }
+
+  run(id: string): { run: Run; events: RunEvent[] } {
+    const run = this.deps.store.getRun(id);
+    if (!run) {
+      const recent = this.deps.store.listRuns(5).map((r) => r.id);
+      throw userError(ErrorCode.RUN_NOT_FOUND, `no run '${id}'${recent.length ? `; recent runs: ${recent.join(', ')}` : ''}`);
+    }
+    return { run, events: this.deps.store.events(id) };
+  }
+
+  /** Marks runs left `running` by a dead process as `interrupted`; returns them for reporting. */
+  recoverInterrupted(): Run[] {
+    return this.deps.store.interruptRunning(this.deps.clock.now());
+  }
+}

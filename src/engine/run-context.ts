@@ -1,0 +1,65 @@
+import type { Run, RunEventType } from '../domain/runs.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../ports/clock.js';
+import type { StateStore } from '../ports/state-store.js';
+
+/** Something that wants to hear about a run's progress as it happens (terminal, Slack). */
+export interface RunObserver {
+  onEvent?(run: Run, event: { stage: string | undefined; type: RunEventType; message: string; at: Date }): void;
+}
+
+/**
+ * One run's context: its record, its child logger and its append-only timeline. Stages are
+ * recorded with start and end (and the error that ended them); the store keeps them durable.
+ */
+export class RunContext {
+  readonly log: Logger;
+
+  constructor(
+    readonly run: Run,
+    private readonly store: StateStore,
+    private readonly clock: Clock,
+    log: Logger,
+    private readonly observer: RunObserver = {},
+  ) {
+    this.log = log.child({ runId: run.id });
+  }
+
+  async stage<T>(name: string, fn: (log: Logger) => Promise<T>): Promise<T> {
+    const log = this.log.child({ stage: name });
+    const started = this.clock.now();
+    this.event('stage-start', `${name} started`, name);
+    try {
+      const result = await fn(log);
+      this.event('stage-end', `${name} finished`, name, { ok: true, ms: this.clock.now().getTime() - started.getTime() });
+      return result;
+    } catch (err) {
+      this.event('stage-end', `${name} failed: ${describeError(err)}`, name, {
+        ok: false,
+        ms: this.clock.now().getTime() - started.getTime(),
+      });
+      throw err;
+    }
+  }
+
+  info(message: string, data?: Record<string, unknown>, stage?: string): void {
+    this.event('info', message, stage, data);
+  }
+
+  warn(message: string, data?: Record<string, unknown>, stage?: string): void {
+    this.log.warn({ ...data, stage }, message);
+    this.event('warn', message, stage, data);
+  }
+
+  error(message: string, data?: Record<string, unknown>, stage?: string): void {
+    this.log.error({ ...data, stage }, message);
+    this.event('error', message, stage, data);
+  }
+
+  private event(type: RunEventType, message: string, stage: string | undefined, data?: Record<string, unknown>): void {
+    const at = this.clock.now();
+    this.store.appendEvent(this.run.id, { at, type, message, ...(stage ? { stage } : {}), ...(data ? { data } : {}) });
+    this.observer.onEvent?.(this.run, { stage, type, message, at });
+  }
+}

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
+
+/** Counts bytes and computes sha256 of everything that passes through. */
+export class HashCounter extends Transform {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  private digest: string | undefined;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+
+  get sha256(): string {
+    this.digest ??= this.hash.digest('hex');
+    return this.digest;
+  }
+}
+
+/**
+ * Watches the raw (uncompressed) stream: byte count, the first and last few KiB. Used to prove
+ * a dump is more than a header and ended with its tool's completion marker.
+ */
+export class StreamInspector extends Transform {
+  bytes = 0;
+  private headChunks: Buffer[] = [];
+  private headBytes = 0;
+  private tailBuf: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly keep = 4096) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.headBytes < this.keep) {
+      const part = chunk.subarray(0, this.keep - this.headBytes);
+      this.headChunks.push(Buffer.from(part));
+      this.headBytes += part.length;
+    }
+    const joined = chunk.length >= this.keep ? chunk.subarray(chunk.length - this.keep) : Buffer.concat([this.tailBuf, chunk]);
+    this.tailBuf = Buffer.from(joined.subarray(Math.max(0, joined.length - this.keep)));
+    callback(null, chunk);
+  }
+
+  get head(): string {
+    return Buffer.concat(this.headChunks).toString('utf8');
+  }
+
+  get tail(): string {
+    return this.tailBuf.toString('utf8');
+  }
+}
+
+/**
+ * Writes every chunk to all destinations at once and waits for the slowest (backpressure), so
+ * one pass feeds the local file and every bucket. If any destination fails, the fan-out fails
+ * with that error and the caller aborts the others.
+ */
+export class FanOut extends Writable {
+  constructor(private readonly destinations: Array<NodeJS.WritableStream & { destroy(error?: Error): void }>) {
+    super({ highWaterMark: 1 << 20 });
+    for (const d of destinations) {
+      d.on('error', (err: Error) => this.destroy(err));
+    }
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
+    let waiting = 0;
+    const release = () => {
+      waiting -= 1;
+      if (waiting === 0) callback();
+    };
+    for (const d of this.destinations) {
+      if (!d.write(chunk)) {
+        waiting += 1;
+        d.once('drain', release);
+      }
+    }
+    if (waiting === 0) callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    for (const d of this.destinations) d.end();
+    callback();
+  }
+}
+
+/** Reads a stream to the end and returns its sha256 and size. */
+export async function hashStream(stream: NodeJS.ReadableStream): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
