@@ -1,3 +1,4 @@
+import './quiet-warnings.js';
 import { runCli } from './front/cli.js';
 
 runCli(process.argv.slice(2)).then(

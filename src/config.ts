@@ -123,10 +123,35 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   let value: unknown = input;
   for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
   if (issue.code === 'unrecognized_keys') {
-    return `${key}: unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    const allowed = allowedKeys(issue.path);
+    return `${key}: unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`;
+  }
+  if (issue.code === 'invalid_key') {
+    return `${key}: '${String(issue.path.at(-1))}' is not an allowed name — must be letters, digits, _ . - (max 128)`;
   }
   const shown = value === undefined ? 'missing' : JSON.stringify(value);
   return `${key}: ${shown} — ${issue.message}`;
+}
+
+/** The keys the schema accepts at a path (for "unknown key" messages). */
+function allowedKeys(path: readonly PropertyKey[]): string[] | undefined {
+  let schema: z.ZodType = configSchema;
+  for (const p of path) {
+    const def = unwrap(schema);
+    if (def instanceof z.ZodObject) schema = def.shape[p as string] as z.ZodType;
+    else if (def instanceof z.ZodArray) schema = def.element as z.ZodType;
+    else if (def instanceof z.ZodRecord) schema = def.valueType as z.ZodType;
+    else return undefined;
+    if (!schema) return undefined;
+  }
+  const def = unwrap(schema);
+  return def instanceof z.ZodObject ? Object.keys(def.shape) : undefined;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  return s;
 }
 
 /** Validates a parsed YAML document into a frozen Config; errors name key, value and what is allowed. */
@@ -183,7 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (!explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return withEnv(buildConfig({}), env);
-    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `cannot read config file ${path} (from DRBOT_CONFIG): ${(err as Error).message}`);
+    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `cannot read config file ${path}${explicit ? ' (from DRBOT_CONFIG)' : ''}: ${(err as Error).message}`);
   }
   let doc: unknown;
   try {

@@ -1,3 +1,4 @@
+import './quiet-warnings.js';
 import { userInfo } from 'node:os';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';

@@ -4,16 +4,22 @@
  * texts, manifests — passes through `scrub`, so a secret never leaves even when a tool echoes it.
  */
 const secrets = new Set<string>();
+/** Every form a secret can take in our output, longest first (a secret may contain another). */
+let forms: string[] = [];
 const MASK = '[REDACTED]';
 
 export function registerSecret(value: string | undefined): void {
   // Very short values would mask ordinary words; such passwords are still never logged on purpose.
-  if (value && value.length >= 4) secrets.add(value);
+  if (!value || value.length < 4 || secrets.has(value)) return;
+  secrets.add(value);
+  // Log lines and stored JSON hold the secret escaped (quotes, backslashes, control characters).
+  const escaped = JSON.stringify(value).slice(1, -1);
+  forms = [...new Set([...forms, value, escaped])].sort((a, b) => b.length - a.length);
 }
 
 export function scrub(text: string): string {
   let out = text;
-  for (const s of secrets) {
+  for (const s of forms) {
     if (out.includes(s)) out = out.split(s).join(MASK);
   }
   return out;

@@ -62,12 +62,21 @@ export function retentionCutoff(now: Date, period: RetentionPeriod): Date {
       d.setUTCDate(d.getUTCDate() - 7 * period.count);
       break;
     case 'month':
-      d.setUTCMonth(d.getUTCMonth() - period.count);
-      break;
+      return monthsBack(now, period.count);
     case 'year':
-      d.setUTCFullYear(d.getUTCFullYear() - period.count);
-      break;
+      return monthsBack(now, 12 * period.count);
   }
+  return d;
+}
+
+/** Calendar months back, clamped to the last day of a shorter month (31 Mar − 1 month = 28/29 Feb). */
+function monthsBack(now: Date, months: number): Date {
+  const total = now.getUTCFullYear() * 12 + now.getUTCMonth() - months;
+  const year = Math.floor(total / 12);
+  const month = total - year * 12;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const d = new Date(now.getTime());
+  d.setUTCFullYear(year, month, Math.min(now.getUTCDate(), lastDay));
   return d;
 }
 

@@ -183,7 +183,7 @@ async function backupArtifact(
       inspector,
       createGzip({ level: deps.config.backup.compressionLevel }),
       hasher,
-      new FanOut(writes.map((w) => w.stream)),
+      new FanOut(writes.map((w, i) => ({ name: (targets[i] as (typeof targets)[number]).name, stream: w.stream }))),
     );
     const [piped, produced] = await Promise.allSettled([flow, source.finished]);
     if (piped.status === 'rejected' || produced.status === 'rejected') {

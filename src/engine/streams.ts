@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { AppError, ErrorCode, externalError } from '../errors.js';
 
 /** Counts bytes and computes sha256 of everything that passes through. */
 export class HashCounter extends Transform {
@@ -60,10 +61,19 @@ export class StreamInspector extends Transform {
  * with that error and the caller aborts the others.
  */
 export class FanOut extends Writable {
-  constructor(private readonly destinations: Array<NodeJS.WritableStream & { destroy(error?: Error): void }>) {
+  private readonly destinations: Array<NodeJS.WritableStream & { destroy(error?: Error): void }>;
+
+  constructor(named: Array<{ name: string; stream: NodeJS.WritableStream & { destroy(error?: Error): void } }>) {
     super({ highWaterMark: 1 << 20 });
-    for (const d of destinations) {
-      d.on('error', (err: Error) => this.destroy(err));
+    this.destinations = named.map((d) => d.stream);
+    for (const d of named) {
+      d.stream.on('error', (err: Error) =>
+        this.destroy(
+          err instanceof AppError
+            ? err
+            : externalError(ErrorCode.TARGET_WRITE_FAILED, `writing to ${d.name} failed: ${err.message}`, { cause: err }),
+        ),
+      );
     }
   }
 

@@ -91,7 +91,14 @@ describe('buildConfig: the full example', () => {
       storageClass: 'STANDARD_IA',
     });
     expect(config.databases).toEqual([
-      { name: 'main', container: 'mysql-prod', engine: 'mysql', tier: 'critical', user: 'root', passwordEnv: 'MYSQL_ROOT_PASSWORD' },
+      {
+        name: 'main',
+        container: 'mysql-prod',
+        engine: 'mysql',
+        tier: 'critical',
+        user: 'root',
+        passwordEnv: 'MYSQL_ROOT_PASSWORD',
+      },
     ]);
     expect(config.services).toEqual([{ container: 'web', health: { url: 'http://127.0.0.1:8080/health' } }]);
     expect(config.slack).toEqual({
@@ -101,12 +108,18 @@ describe('buildConfig: the full example', () => {
       operators: [],
       approvalTimeout: '30m',
     });
-    expect(config.tierMap.get('important')).toMatchObject({ rpoMs: 24 * HOUR, rtoMs: 4 * HOUR, retention: { count: 1, unit: 'year' } });
+    expect(config.tierMap.get('important')).toMatchObject({
+      rpoMs: 24 * HOUR,
+      rtoMs: 4 * HOUR,
+      retention: { count: 1, unit: 'year' },
+    });
     expect(config.tierMap.get('temporary')?.schedule).toBeUndefined();
   });
 
   it('takes tiers from the file instead of the defaults', () => {
-    const config = buildConfig({ tiers: { gold: { rpo: '1h', schedule: '0 * * * *', retention: '3months' } } });
+    const config = buildConfig({
+      tiers: { gold: { rpo: '1h', schedule: '0 * * * *', retention: '3months' } },
+    });
 
     expect([...config.tierMap.keys()]).toEqual(['gold']);
     expect(config.tierMap.get('gold')).toEqual({
@@ -119,7 +132,9 @@ describe('buildConfig: the full example', () => {
   });
 
   it('drops the schedule of a tier marked backup: none', () => {
-    const config = buildConfig({ tiers: { off: { backup: 'none', schedule: '0 2 * * *', retention: '1w' } } });
+    const config = buildConfig({
+      tiers: { off: { backup: 'none', schedule: '0 2 * * *', retention: '1w' } },
+    });
 
     expect(config.tierMap.get('off')?.schedule).toBeUndefined();
   });
@@ -127,14 +142,20 @@ describe('buildConfig: the full example', () => {
 
 describe('buildConfig: paths', () => {
   it('resolves relative state and local dir against the config file directory', () => {
-    const config = buildConfig({ state: 'state/db.sqlite', storage: { local: { dir: '../archive' } } }, '/srv/app/conf/drbot.yaml');
+    const config = buildConfig(
+      { state: 'state/db.sqlite', storage: { local: { dir: '../archive' } } },
+      '/srv/app/conf/drbot.yaml',
+    );
 
     expect(config.state).toBe('/srv/app/conf/state/db.sqlite');
     expect(config.storage.local.dir).toBe('/srv/app/archive');
   });
 
   it('keeps absolute paths as they are', () => {
-    const config = buildConfig({ state: '/var/lib/drbot/state.sqlite', storage: { local: { dir: '/mnt/backups' } } }, '/etc/drbot.yaml');
+    const config = buildConfig(
+      { state: '/var/lib/drbot/state.sqlite', storage: { local: { dir: '/mnt/backups' } } },
+      '/etc/drbot.yaml',
+    );
 
     expect(config.state).toBe('/var/lib/drbot/state.sqlite');
     expect(config.storage.local.dir).toBe('/mnt/backups');
@@ -156,7 +177,9 @@ describe('buildConfig: paths', () => {
 
 describe('buildConfig: invalid values', () => {
   it('names the key path, the bad value and the span format for a bad RPO', () => {
-    const err = configErrorOf(() => buildConfig({ tiers: { critical: { rpo: '15 minutes' } } }, '/etc/drbot.yaml'));
+    const err = configErrorOf(() =>
+      buildConfig({ tiers: { critical: { rpo: '15 minutes' } } }, '/etc/drbot.yaml'),
+    );
 
     expect(err.message).toContain('invalid configuration in /etc/drbot.yaml');
     expect(err.message).toContain('tiers.critical.rpo: "15 minutes"');
@@ -164,7 +187,9 @@ describe('buildConfig: invalid values', () => {
   });
 
   it('names the bad storage class and lists the allowed ones', () => {
-    const err = configErrorOf(() => buildConfig({ storage: { s3: { bucket: 'company-backups', storageClass: 'FAST' } } }));
+    const err = configErrorOf(() =>
+      buildConfig({ storage: { s3: { bucket: 'company-backups', storageClass: 'FAST' } } }),
+    );
 
     expect(err.message).toContain('storage.s3.storageClass: "FAST"');
     expect(err.message).toContain('STANDARD_IA');
@@ -175,6 +200,19 @@ describe('buildConfig: invalid values', () => {
     const err = configErrorOf(() => buildConfig({ storge: { local: { dir: '/x' } } }));
 
     expect(err.message).toContain("unknown key(s) 'storge'");
+    expect(err.message).toContain('allowed: state, docker, storage, backup, tiers, databases, services, slack');
+  });
+
+  it('lists the allowed keys of a nested object', () => {
+    const err = configErrorOf(() => buildConfig({ storage: { local: { dri: './b' } } }));
+
+    expect(err.message).toContain("storage.local: unknown key(s) 'dri' (allowed: dir)");
+  });
+
+  it('names a tier name that is not allowed, with the rule', () => {
+    const err = configErrorOf(() => buildConfig({ tiers: { 'bad name!': { retention: '7d' } } }));
+
+    expect(err.message).toContain("'bad name!' is not an allowed name — must be letters, digits, _ . -");
   });
 
   it('names an unknown nested key with its path', () => {
@@ -225,8 +263,18 @@ describe('buildConfig: invalid values', () => {
     [{ tiers: { x: { retention: 'forever' } } }, 'tiers.x.retention: "forever"', '<n><unit>'],
     [{ backup: { parallelism: 0 } }, 'backup.parallelism: 0', '>=1'],
     [{ backup: { compressionLevel: 10 } }, 'backup.compressionLevel: 10', '<=9'],
-    [{ slack: { approvalTimeout: 'soon' } }, 'slack.approvalTimeout: "soon"', 'must be a number with s, m, h, d or w'],
-    [{ databases: [{ name: 'm', container: 'c', engine: 'mysql', tier: 'critical', passwordEnv: 'MY-PASS' }] }, 'databases.0.passwordEnv: "MY-PASS"', 'environment variable name'],
+    [
+      { slack: { approvalTimeout: 'soon' } },
+      'slack.approvalTimeout: "soon"',
+      'must be a number with s, m, h, d or w',
+    ],
+    [
+      {
+        databases: [{ name: 'm', container: 'c', engine: 'mysql', tier: 'critical', passwordEnv: 'MY-PASS' }],
+      },
+      'databases.0.passwordEnv: "MY-PASS"',
+      'environment variable name',
+    ],
   ])('rejects %j naming %s', (input, keyAndValue, allowed) => {
     const err = configErrorOf(() => buildConfig(input));
 

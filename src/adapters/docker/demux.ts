@@ -41,10 +41,18 @@ export class DockerDemux extends Transform {
   }
 
   private keepStderr(payload: Buffer): void {
-    this.stderrChunks.push(Buffer.from(payload));
-    this.stderrBytes += payload.length;
-    while (this.stderrBytes > this.stderrLimit && this.stderrChunks.length > 1) {
-      this.stderrBytes -= (this.stderrChunks.shift() as Buffer).length;
+    this.stderrChunks.push(Buffer.from(payload.subarray(Math.max(0, payload.length - this.stderrLimit))));
+    this.stderrBytes += Math.min(payload.length, this.stderrLimit);
+    while (this.stderrBytes > this.stderrLimit) {
+      const first = this.stderrChunks[0] as Buffer;
+      const excess = this.stderrBytes - this.stderrLimit;
+      if (first.length <= excess) {
+        this.stderrChunks.shift();
+        this.stderrBytes -= first.length;
+      } else {
+        this.stderrChunks[0] = first.subarray(excess);
+        this.stderrBytes -= excess;
+      }
     }
   }
 }

@@ -63,7 +63,11 @@ export class S3Target implements BackupTarget {
   }
 
   async write(key: string, sizeHint?: number): Promise<TargetWrite> {
+    // lib-storage destroys the Body it reads with a bare AbortError when it gives up; the
+    // producer writes to `input` instead, which fails with the real cause below.
+    const input = new PassThrough({ highWaterMark: 1 * MiB });
     const body = new PassThrough({ highWaterMark: 1 * MiB });
+    input.pipe(body);
     const upload = new Upload({
       client: this.client,
       params: {
@@ -80,10 +84,10 @@ export class S3Target implements BackupTarget {
     });
     const done = upload.done();
     // If S3 fails mid-stream, stop the producer instead of letting it block on a full buffer.
-    done.catch((err) => body.destroy(err instanceof Error ? err : new Error(String(err))));
+    done.catch((err) => input.destroy(this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err)));
     let aborted = false;
     return {
-      stream: body,
+      stream: input,
       commit: async () => {
         try {
           await done;
@@ -94,6 +98,7 @@ export class S3Target implements BackupTarget {
       abort: async () => {
         if (aborted) return;
         aborted = true;
+        input.destroy();
         body.destroy();
         await upload.abort().catch(() => undefined);
         await done.catch(() => undefined);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatRetention, formatSpan, parseRetention, parseSpan, retentionCutoff } from '../../../src/domain/duration.js';
+import {
+  formatRetention,
+  formatSpan,
+  parseRetention,
+  parseSpan,
+  retentionCutoff,
+} from '../../../src/domain/duration.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -80,17 +86,41 @@ describe('parseRetention', () => {
     expect(padded).toEqual({ count: 2, unit: 'week' });
   });
 
-  it.each(['', '7', 'days', '0d', '0years', '-1d', '1.5y', '7dayz', '7 fortnights', '7d2w', '24h', '30s', 'd7'])(
-    'rejects malformed %j',
-    (text) => {
-      const period = parseRetention(text);
+  it.each([
+    '',
+    '7',
+    'days',
+    '0d',
+    '0years',
+    '-1d',
+    '1.5y',
+    '7dayz',
+    '7 fortnights',
+    '7d2w',
+    '24h',
+    '30s',
+    'd7',
+  ])('rejects malformed %j', (text) => {
+    const period = parseRetention(text);
 
-      expect(period).toBeUndefined();
-    },
-  );
+    expect(period).toBeUndefined();
+  });
 });
 
 describe('retentionCutoff', () => {
+  it.each([
+    ['2026-03-31T00:00:00.000Z', 1, 'month', '2026-02-28T00:00:00.000Z'],
+    ['2028-03-31T08:00:00.000Z', 1, 'month', '2028-02-29T08:00:00.000Z'],
+    ['2026-05-31T00:00:00.000Z', 3, 'month', '2026-02-28T00:00:00.000Z'],
+    ['2026-01-15T00:00:00.000Z', 3, 'month', '2025-10-15T00:00:00.000Z'],
+    ['2028-02-29T05:00:00.000Z', 1, 'year', '2027-02-28T05:00:00.000Z'],
+    ['2026-11-26T10:00:00.000Z', 7, 'year', '2019-11-26T10:00:00.000Z'],
+  ] as const)('from %s back %i %s lands on %s, clamped to the shorter month', (now, count, unit, expected) => {
+    const cutoff = retentionCutoff(new Date(now), { count, unit });
+
+    expect(cutoff.toISOString()).toBe(expected);
+  });
+
   it('goes back whole days in UTC, keeping the time of day', () => {
     const now = new Date('2026-03-10T12:34:56.789Z');
 

@@ -4,7 +4,11 @@ import { buildInventory, type DeclaredDatabase } from '../../../src/domain/inven
 import type { ContainerInfo, VolumeInfo } from '../../../src/ports/container-runtime.js';
 import { aContainer, aDeclaredDatabase, aVolume, defaultTiers } from '../../fixtures/builders.js';
 
-function inventoryOf(input: { volumes?: VolumeInfo[]; containers?: ContainerInfo[]; databases?: DeclaredDatabase[] }) {
+function inventoryOf(input: {
+  volumes?: VolumeInfo[];
+  containers?: ContainerInfo[];
+  databases?: DeclaredDatabase[];
+}) {
   return buildInventory({
     volumes: input.volumes ?? [],
     containers: input.containers ?? [],
@@ -25,7 +29,10 @@ const databaseNamed = (assets: Asset[], name: string) => assetNamed(assets, name
 describe('buildInventory: volumes', () => {
   it('turns a labelled volume into an asset with its policy and the containers that mount it', () => {
     const volumes = [aVolume('app-data', { tier: 'critical', backup: 'realtime', retention: '7years' })];
-    const containers = [aContainer('web', { volumes: ['app-data'] }), aContainer('worker', { volumes: ['app-data'] })];
+    const containers = [
+      aContainer('web', { volumes: ['app-data'] }),
+      aContainer('worker', { volumes: ['app-data'] }),
+    ];
 
     const inventory = inventoryOf({ volumes, containers });
 
@@ -57,7 +64,10 @@ describe('buildInventory: volumes', () => {
 
   it('lists unprotected volumes sorted by name with their users sorted', () => {
     const volumes = [aVolume('zeta'), aVolume('alpha')];
-    const containers = [aContainer('b-app', { volumes: ['alpha'] }), aContainer('a-app', { volumes: ['alpha'] })];
+    const containers = [
+      aContainer('b-app', { volumes: ['alpha'] }),
+      aContainer('a-app', { volumes: ['alpha'] }),
+    ];
 
     const inventory = inventoryOf({ volumes, containers });
 
@@ -73,13 +83,18 @@ describe('buildInventory: volumes', () => {
 
     const inventory = inventoryOf({ volumes, containers, databases });
 
-    expect(inventory.unprotected).toEqual([{ volume: 'mysql-prod-data', usedBy: ['mysql-prod'], coveredBy: 'main' }]);
+    expect(inventory.unprotected).toEqual([
+      { volume: 'mysql-prod-data', usedBy: ['mysql-prod'], coveredBy: 'main' },
+    ]);
   });
 
   it('marks a volume covered by a database discovered from labels, under its dr.name', () => {
     const volumes = [aVolume('pg-data')];
     const containers = [
-      aContainer('postgres-prod', { labels: { 'dr.engine': 'postgres', tier: 'important', 'dr.name': 'inventory' }, volumes: ['pg-data'] }),
+      aContainer('postgres-prod', {
+        labels: { 'dr.engine': 'postgres', tier: 'important', 'dr.name': 'inventory' },
+        volumes: ['pg-data'],
+      }),
     ];
 
     const inventory = inventoryOf({ volumes, containers });
@@ -163,7 +178,10 @@ describe('buildInventory: databases', () => {
       source: 'config',
       policy: { tier: 'critical', protected: true },
     });
-    expect(databaseNamed(inventory.assets, 'pg')).toMatchObject({ user: 'postgres', passwordEnv: 'POSTGRES_PASSWORD' });
+    expect(databaseNamed(inventory.assets, 'pg')).toMatchObject({
+      user: 'postgres',
+      passwordEnv: 'POSTGRES_PASSWORD',
+    });
   });
 
   it('keeps the user, password variable and retention given in the config', () => {
@@ -186,12 +204,20 @@ describe('buildInventory: databases', () => {
 
     expect(inventory.assets).toEqual([]);
     expect(inventory.invalid).toEqual([
-      { name: 'main', kind: 'database', problems: ["label tier='gold' is not a configured tier (allowed: critical, important, logs, temporary)"] },
+      {
+        name: 'main',
+        kind: 'database',
+        problems: [
+          "label tier='gold' is not a configured tier (allowed: critical, important, logs, temporary)",
+        ],
+      },
     ]);
   });
 
   it('discovers a database from container labels dr.engine and tier, named after the container', () => {
-    const containers = [aContainer('postgres-prod', { labels: { 'dr.engine': 'postgres', tier: 'important' } })];
+    const containers = [
+      aContainer('postgres-prod', { labels: { 'dr.engine': 'postgres', tier: 'important' } }),
+    ];
 
     const inventory = inventoryOf({ containers });
 
@@ -207,7 +233,13 @@ describe('buildInventory: databases', () => {
   });
 
   it('uses dr.name, dr.user and dr.password-env labels when present', () => {
-    const labels = { 'dr.engine': 'mariadb', tier: 'critical', 'dr.name': 'shop', 'dr.user': 'dumper', 'dr.password-env': 'SHOP_PW' };
+    const labels = {
+      'dr.engine': 'mariadb',
+      tier: 'critical',
+      'dr.name': 'shop',
+      'dr.user': 'dumper',
+      'dr.password-env': 'SHOP_PW',
+    };
     const containers = [aContainer('mariadb-1', { labels })];
 
     const inventory = inventoryOf({ containers });
@@ -231,12 +263,18 @@ describe('buildInventory: databases', () => {
 
   it('lets the config win over labels for the same container', () => {
     const databases = [aDeclaredDatabase({ name: 'main', container: 'mysql-prod', tier: 'critical' })];
-    const containers = [aContainer('mysql-prod', { labels: { 'dr.engine': 'postgres', tier: 'logs', 'dr.name': 'other' } })];
+    const containers = [
+      aContainer('mysql-prod', { labels: { 'dr.engine': 'postgres', tier: 'logs', 'dr.name': 'other' } }),
+    ];
 
     const inventory = inventoryOf({ databases, containers });
 
     expect(inventory.assets).toHaveLength(1);
-    expect(databaseNamed(inventory.assets, 'main')).toMatchObject({ engine: 'mysql', source: 'config', policy: { tier: 'critical' } });
+    expect(databaseNamed(inventory.assets, 'main')).toMatchObject({
+      engine: 'mysql',
+      source: 'config',
+      policy: { tier: 'critical' },
+    });
     expect(inventory.invalid).toEqual([]);
   });
 
@@ -250,7 +288,9 @@ describe('buildInventory: databases', () => {
       {
         name: 'mongo-prod',
         kind: 'database',
-        problems: ["label dr.engine='mongodb' on container mongo-prod is not allowed (allowed: mysql, mariadb, postgres)"],
+        problems: [
+          "label dr.engine='mongodb' on container mongo-prod is not allowed (allowed: mysql, mariadb, postgres)",
+        ],
       },
     ]);
   });
@@ -289,7 +329,11 @@ describe('buildInventory: asset names', () => {
     expect(inventory.assets).toHaveLength(1);
     expect(databaseNamed(inventory.assets, 'orders').container).toBe('pg-a');
     expect(inventory.invalid).toEqual([
-      { name: 'orders', kind: 'database', problems: [expect.stringContaining("asset name 'orders' is used by a database too")] },
+      {
+        name: 'orders',
+        kind: 'database',
+        problems: [expect.stringContaining("asset name 'orders' is used by a database too")],
+      },
     ]);
   });
 });

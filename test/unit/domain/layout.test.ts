@@ -45,14 +45,16 @@ describe('newSetId', () => {
     expect(byText).toEqual(byTime);
   });
 
-  it.each(['set-20261126-141502-3FA9', 'set-2026112-141502-3fa9', 'set-20261126-141502-3fa', 'x-20261126-141502-3fa9'])(
-    'SET_ID_PATTERN rejects %s',
-    (id) => {
-      const matches = SET_ID_PATTERN.test(id);
+  it.each([
+    'set-20261126-141502-3FA9',
+    'set-2026112-141502-3fa9',
+    'set-20261126-141502-3fa',
+    'x-20261126-141502-3fa9',
+  ])('SET_ID_PATTERN rejects %s', (id) => {
+    const matches = SET_ID_PATTERN.test(id);
 
-      expect(matches).toBe(false);
-    },
-  );
+    expect(matches).toBe(false);
+  });
 });
 
 describe('setDirectory and artifactKey', () => {

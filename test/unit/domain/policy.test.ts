@@ -32,7 +32,9 @@ describe('readPolicyLabels', () => {
   it('names the missing tier label and lists the configured tiers', () => {
     const reading = readPolicyLabels({ backup: 'daily' }, tiers);
 
-    expect(problemsOf(reading)).toEqual(['label tier is missing (allowed: critical, important, logs, temporary)']);
+    expect(problemsOf(reading)).toEqual([
+      'label tier is missing (allowed: critical, important, logs, temporary)',
+    ]);
   });
 
   it('names an unknown tier and lists the configured tiers', () => {
@@ -51,14 +53,17 @@ describe('readPolicyLabels', () => {
     expect(problemsOf(reading)).toEqual(["label tier='critical' is not a configured tier (allowed: bronze)"]);
   });
 
-  it.each(Object.entries(FREQUENCY_SCHEDULES))('backup=%s overrides the tier schedule with %s', (frequency, cron) => {
-    const reading = readPolicyLabels({ tier: 'important', backup: frequency }, tiers);
+  it.each(Object.entries(FREQUENCY_SCHEDULES))(
+    'backup=%s overrides the tier schedule with %s',
+    (frequency, cron) => {
+      const reading = readPolicyLabels({ tier: 'important', backup: frequency }, tiers);
 
-    const policy = policyOf(reading);
-    expect(policy.schedule).toBe(cron);
-    expect(policy.frequency).toBe(frequency);
-    expect(policy.protected).toBe(true);
-  });
+      const policy = policyOf(reading);
+      expect(policy.schedule).toBe(cron);
+      expect(policy.frequency).toBe(frequency);
+      expect(policy.protected).toBe(true);
+    },
+  );
 
   it('maps the backup frequencies to distinct cron expressions', () => {
     const crons = Object.values(FREQUENCY_SCHEDULES);
@@ -94,13 +99,16 @@ describe('readPolicyLabels', () => {
     expect(policy.protected).toBe(true);
   });
 
-  it.each(['Daily', 'nightly', '', 'yes'])('rejects backup=%j, naming the value and the allowed ones', (value) => {
-    const reading = readPolicyLabels({ tier: 'important', backup: value }, tiers);
+  it.each(['Daily', 'nightly', '', 'yes'])(
+    'rejects backup=%j, naming the value and the allowed ones',
+    (value) => {
+      const reading = readPolicyLabels({ tier: 'important', backup: value }, tiers);
 
-    expect(problemsOf(reading)).toEqual([
-      `label backup='${value}' is not allowed (allowed: realtime, hourly, daily, weekly, none)`,
-    ]);
-  });
+      expect(problemsOf(reading)).toEqual([
+        `label backup='${value}' is not allowed (allowed: realtime, hourly, daily, weekly, none)`,
+      ]);
+    },
+  );
 
   it('a retention label overrides the tier retention', () => {
     const reading = readPolicyLabels({ tier: 'critical', retention: '90days' }, tiers);

@@ -5,7 +5,10 @@ import { DockerDemux } from '../../../../src/adapters/docker/demux.js';
 import { aDockerFrame } from '../../../fixtures/builders.js';
 
 /** Feeds `chunks` through a demux and collects its stdout. */
-async function demuxed(chunks: Buffer[], demux = new DockerDemux()): Promise<{ stdout: Buffer; demux: DockerDemux }> {
+async function demuxed(
+  chunks: Buffer[],
+  demux = new DockerDemux(),
+): Promise<{ stdout: Buffer; demux: DockerDemux }> {
   const out: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -30,6 +33,14 @@ function cut(buf: Buffer, sizes: number[]): Buffer[] {
 }
 
 describe('DockerDemux', () => {
+  it('keeps only the last `limit` bytes of stderr, even from one huge frame', async () => {
+    const big = `${'x'.repeat(99_990)}last-words`;
+
+    const { demux } = await demuxed([aDockerFrame(2, big)], new DockerDemux(16));
+
+    expect(demux.stderrTail).toBe('xxxxxxlast-words');
+  });
+
   it('passes stdout payloads through in order and keeps stderr out of stdout', async () => {
     const stream = Buffer.concat([
       aDockerFrame(1, 'first '),
@@ -45,7 +56,11 @@ describe('DockerDemux', () => {
   });
 
   it('reassembles frames split across chunk boundaries, including inside the header', async () => {
-    const stream = Buffer.concat([aDockerFrame(1, 'hello '), aDockerFrame(2, 'err'), aDockerFrame(1, 'world')]);
+    const stream = Buffer.concat([
+      aDockerFrame(1, 'hello '),
+      aDockerFrame(2, 'err'),
+      aDockerFrame(1, 'world'),
+    ]);
     const chunks = cut(stream, [3, 4, 5, 1, 2, 7, 9]); // cuts in headers and payloads alike
 
     const { stdout, demux } = await demuxed(chunks);
