@@ -55,4 +55,11 @@ if ! have_image "$db_tag"; then
     - "$db_tag" >/dev/null
 fi
 docker tag "$db_tag" drbot-test/db:latest
+# Older recipes' images are dead weight (the DB image is ~700 MB): drop them.
+for repo_tag in $(docker images --format '{{.Repository}}:{{.Tag}}' 'drbot-test/*'); do
+  case "$repo_tag" in
+    "$busybox_tag" | "$db_tag" | *:latest) ;;
+    *) docker rmi "$repo_tag" >/dev/null 2>&1 || true ;;
+  esac
+done
 log "images ready: $busybox_tag $db_tag"
