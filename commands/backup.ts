@@ -8,7 +8,12 @@ export const backup = defineCommand({
   usage: 'backup [asset|all]',
   positionals: ['target?'],
   flags: {},
-  args: z.object({ target: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must be an asset name or all' }).default('all') }),
+  args: z.object({
+    target: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must be an asset name or all' })
+      .default('all'),
+  }),
   access: { role: 'operator', destructive: false },
   async run({ args, engine, requester }) {
     const o = await engine.backup({ target: args.target, requester });

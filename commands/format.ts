@@ -16,7 +16,14 @@ export function bytes(n: number | undefined): string {
 /** Fixed-width text table; the first row is the header. */
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export const span = (ms: number | undefined) => (ms === undefined ? '-' : formatSpan(ms));
@@ -24,7 +31,16 @@ export { formatRetention };
 
 export function runLine(r: Run): string[] {
   const dur = r.startedAt && r.endedAt ? formatSpan(r.endedAt.getTime() - r.startedAt.getTime()) : '-';
-  return [r.id, r.kind, r.target, r.status, r.createdAt.toISOString().replace('.000Z', 'Z'), dur, r.requester, r.error ? truncate(r.error, 80) : ''];
+  return [
+    r.id,
+    r.kind,
+    r.target,
+    r.status,
+    r.createdAt.toISOString().replace('.000Z', 'Z'),
+    dur,
+    r.requester,
+    r.error ? truncate(r.error, 80) : '',
+  ];
 }
 
 export function truncate(s: string, n: number): string {

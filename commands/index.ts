@@ -6,7 +6,13 @@ import { runs } from './runs.js';
 import { status } from './status.js';
 
 /** Every `/dr` subcommand, in the order help lists them. */
-export const COMMANDS: readonly CommandDefinition<never>[] = [help, status, backup, runs, run] as unknown as CommandDefinition<never>[];
+export const COMMANDS: readonly CommandDefinition<never>[] = [
+  help,
+  status,
+  backup,
+  runs,
+  run,
+] as unknown as CommandDefinition<never>[];
 
 export function findCommand(name: string): CommandDefinition<never> | undefined {
   return COMMANDS.find((c) => c.name === name);
@@ -14,7 +20,11 @@ export function findCommand(name: string): CommandDefinition<never> | undefined 
 
 export function usageText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
-  return ['Usage: /dr <command> (in a terminal: drbot <command>)', '', ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`)].join('\n');
+  return [
+    'Usage: /dr <command> (in a terminal: drbot <command>)',
+    '',
+    ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
 }
 
 helpText.value = usageText();

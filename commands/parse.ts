@@ -30,7 +30,8 @@ export function parseArgs<A>(def: CommandDefinition<A>, words: string[]): ParseR
     }
   }
   const names = def.positionals;
-  if (positionals.length > names.length) return fail(def, `unexpected argument '${positionals[names.length]}'`);
+  if (positionals.length > names.length)
+    return fail(def, `unexpected argument '${positionals[names.length]}'`);
   names.forEach((n, i) => {
     const key = n.replace(/\?$/, '');
     if (positionals[i] !== undefined) raw[key] = positionals[i];

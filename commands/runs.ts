@@ -14,7 +14,10 @@ export const runs = defineCommand({
   async run({ args, engine }) {
     const list = engine.runs(args.n);
     if (!list.length) return { ok: true, text: 'no runs yet', data: [] };
-    const text = table([['RUN', 'KIND', 'TARGET', 'STATUS', 'CREATED', 'TOOK', 'BY', 'ERROR'], ...list.map(runLine)]);
+    const text = table([
+      ['RUN', 'KIND', 'TARGET', 'STATUS', 'CREATED', 'TOOK', 'BY', 'ERROR'],
+      ...list.map(runLine),
+    ]);
     return { ok: true, text, data: list };
   },
 });

@@ -12,7 +12,9 @@ export const status = defineCommand({
   access: { role: 'viewer', destructive: false },
   async run({ engine }) {
     const s = await engine.status();
-    const rows = [['ASSET', 'KIND', 'TIER', 'SCHEDULE', 'RETENTION', 'RPO', 'NEWEST SET', 'AGE', 'SIZE', 'STATE']];
+    const rows = [
+      ['ASSET', 'KIND', 'TIER', 'SCHEDULE', 'RETENTION', 'RPO', 'NEWEST SET', 'AGE', 'SIZE', 'STATE'],
+    ];
     for (const a of s.assets) {
       const p = a.asset.policy;
       rows.push([
@@ -30,7 +32,8 @@ export const status = defineCommand({
     }
     const lines = [`drbot status at ${s.at.toISOString()}`, '', table(rows)];
     const dbs = s.assets.filter((a) => a.container);
-    if (dbs.length) lines.push('', `database containers: ${dbs.map((a) => `${a.asset.name} → ${a.container}`).join(', ')}`);
+    if (dbs.length)
+      lines.push('', `database containers: ${dbs.map((a) => `${a.asset.name} → ${a.container}`).join(', ')}`);
     if (s.unprotected.length) {
       lines.push('', 'unprotected volumes (no tier/backup/retention labels; never backed up):');
       for (const u of s.unprotected) {
@@ -43,7 +46,10 @@ export const status = defineCommand({
       for (const i of s.invalid) lines.push(`  ${i.kind} ${i.name}: ${i.problems.join('; ')}`);
     }
     lines.push('', `targets: ${s.targets.join(', ')}`);
-    if (s.lastRun) lines.push(`last run: ${s.lastRun.id} ${s.lastRun.kind} ${s.lastRun.status} at ${s.lastRun.at.toISOString()}`);
+    if (s.lastRun)
+      lines.push(
+        `last run: ${s.lastRun.id} ${s.lastRun.kind} ${s.lastRun.status} at ${s.lastRun.at.toISOString()}`,
+      );
     return { ok: true, text: lines.join('\n'), data: s };
   },
 });

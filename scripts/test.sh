@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 bash scripts/test-env/docker-up.sh
 bash scripts/test-env/images.sh
 npm run --silent typecheck
+npx biome lint --error-on-warnings . >/dev/null || npx biome lint .
 npm run --silent build
 npx vitest run "$@"

@@ -15,10 +15,16 @@ export interface App {
 }
 
 /** Builds the adapters the config asks for and the engine on top of them. */
-export function buildApp(config: Config, log: Logger, options: { clock?: Clock; observer?: RunObserver } = {}): App {
+export function buildApp(
+  config: Config,
+  log: Logger,
+  options: { clock?: Clock; observer?: RunObserver } = {},
+): App {
   const targets: BackupTarget[] = [new LocalDirTarget(config.storage.local.dir)];
   if (config.storage.s3) targets.push(new S3Target('s3', config.storage.s3, log.child({ adapter: 's3' })));
-  config.storage.offsite.forEach((o, i) => targets.push(new S3Target(`offsite-${i + 1}`, o, log.child({ adapter: `offsite-${i + 1}` }))));
+  for (const [i, o] of config.storage.offsite.entries()) {
+    targets.push(new S3Target(`offsite-${i + 1}`, o, log.child({ adapter: `offsite-${i + 1}` })));
+  }
   const store = openSqliteStore(config.state);
   const engine = new Engine({
     config,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve, dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseRetention, parseSpan, RETENTION_FORMAT, SPAN_FORMAT } from './domain/duration.js';
@@ -7,7 +7,9 @@ import type { Tier } from './domain/policy.js';
 import { AppError, ErrorCode } from './errors.js';
 
 const span = z.string().refine((v) => parseSpan(v) !== undefined, { message: `must be ${SPAN_FORMAT}` });
-const retention = z.string().refine((v) => parseRetention(v) !== undefined, { message: `must be ${RETENTION_FORMAT}` });
+const retention = z
+  .string()
+  .refine((v) => parseRetention(v) !== undefined, { message: `must be ${RETENTION_FORMAT}` });
 // Five cron fields, each made of digits, `*`, `/`, `,`, `-` (node-cron validates the rest).
 const cron = z
   .string()
@@ -24,7 +26,16 @@ const s3Target = z
     endpoint: z.string().url().optional(),
     forcePathStyle: z.boolean().optional(),
     storageClass: z
-      .enum(['STANDARD', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE', 'REDUCED_REDUNDANCY'])
+      .enum([
+        'STANDARD',
+        'STANDARD_IA',
+        'ONEZONE_IA',
+        'INTELLIGENT_TIERING',
+        'GLACIER_IR',
+        'GLACIER',
+        'DEEP_ARCHIVE',
+        'REDUCED_REDUNDANCY',
+      ])
       .default('STANDARD_IA'),
     /** Multipart part size in MiB; drbot raises it when an artifact could exceed 10,000 parts. */
     partSizeMiB: z.number().int().min(5).max(5120).optional(),
@@ -48,7 +59,10 @@ const database = z
     engine: z.enum(['mysql', 'mariadb', 'postgres']),
     tier: z.string(),
     user: z.string().optional(),
-    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be an environment variable name' }).optional(),
+    passwordEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be an environment variable name' })
+      .optional(),
     retention: retention.optional(),
   })
   .strict();
@@ -73,10 +87,16 @@ export const DEFAULT_TIERS = {
 const configSchema = z
   .object({
     state: z.string().default('./data/drbot.sqlite'),
-    docker: z.object({ host: z.string().default('unix:///var/run/docker.sock') }).strict().default({ host: 'unix:///var/run/docker.sock' }),
+    docker: z
+      .object({ host: z.string().default('unix:///var/run/docker.sock') })
+      .strict()
+      .default({ host: 'unix:///var/run/docker.sock' }),
     storage: z
       .object({
-        local: z.object({ dir: z.string().default('./backups') }).strict().default({ dir: './backups' }),
+        local: z
+          .object({ dir: z.string().default('./backups') })
+          .strict()
+          .default({ dir: './backups' }),
         s3: s3Target.optional(),
         offsite: z.array(s3Target).default([]),
       })
@@ -121,7 +141,11 @@ export interface Config extends RawConfig {
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const key = issue.path.length ? issue.path.join('.') : '(top level)';
   let value: unknown = input;
-  for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
+  for (const p of issue.path)
+    value =
+      value && typeof value === 'object'
+        ? (value as Record<PropertyKey, unknown>)[p as PropertyKey]
+        : undefined;
   if (issue.code === 'unrecognized_keys') {
     const allowed = allowedKeys(issue.path);
     return `${key}: unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`;
@@ -159,7 +183,11 @@ export function buildConfig(input: unknown, source?: string): Config {
   const parsed = configSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  - ${describeIssue(i, input)}`);
-    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `invalid configuration${source ? ` in ${source}` : ''}:\n${lines.join('\n')}`);
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'user',
+      `invalid configuration${source ? ` in ${source}` : ''}:\n${lines.join('\n')}`,
+    );
   }
   const raw = parsed.data;
   const problems: string[] = [];
@@ -176,14 +204,20 @@ export function buildConfig(input: unknown, source?: string): Config {
   }
   raw.databases.forEach((db, i) => {
     if (!tierMap.has(db.tier)) {
-      problems.push(`databases.${i}.tier: "${db.tier}" — must be one of the configured tiers: ${[...tierMap.keys()].join(', ')}`);
+      problems.push(
+        `databases.${i}.tier: "${db.tier}" — must be one of the configured tiers: ${[...tierMap.keys()].join(', ')}`,
+      );
     }
   });
   const dbNames = raw.databases.map((d) => d.name);
   const dup = dbNames.find((n, i) => dbNames.indexOf(n) !== i);
   if (dup) problems.push(`databases: name "${dup}" is used twice — names must be unique`);
   if (problems.length) {
-    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `invalid configuration${source ? ` in ${source}` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'user',
+      `invalid configuration${source ? ` in ${source}` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
   const base = source ? dirname(source) : process.cwd();
   const config: Config = {
@@ -208,14 +242,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (!explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return withEnv(buildConfig({}), env);
-    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `cannot read config file ${path}${explicit ? ' (from DRBOT_CONFIG)' : ''}: ${(err as Error).message}`);
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'user',
+      `cannot read config file ${path}${explicit ? ' (from DRBOT_CONFIG)' : ''}: ${(err as Error).message}`,
+    );
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
     const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    throw new AppError(ErrorCode.CONFIG_INVALID, 'user', `config file ${path} is not valid YAML${where}: ${(err as Error).message}`);
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'user',
+      `config file ${path} is not valid YAML${where}: ${(err as Error).message}`,
+    );
   }
   return withEnv(buildConfig(doc, path), env);
 }

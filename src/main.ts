@@ -21,14 +21,21 @@ async function main(): Promise<number> {
   for (const r of app.engine.recoverInterrupted()) {
     log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
   }
-  const slack = process.env.SLACK_BOT_TOKEN && (process.env.SLACK_SIGNING_SECRET || process.env.SLACK_APP_TOKEN);
+  const slack =
+    process.env.SLACK_BOT_TOKEN && (process.env.SLACK_SIGNING_SECRET || process.env.SLACK_APP_TOKEN);
   if (slack) {
-    process.stderr.write('drbot: the Slack front end is not available in this version yet; unset SLACK_BOT_TOKEN to use the terminal session\n');
+    process.stderr.write(
+      'drbot: the Slack front end is not available in this version yet; unset SLACK_BOT_TOKEN to use the terminal session\n',
+    );
     app.close();
     return 1;
   }
   try {
-    await runTerminal(app.engine, log, { input: process.stdin, output: process.stdout, user: userInfo().username });
+    await runTerminal(app.engine, log, {
+      input: process.stdin,
+      output: process.stdout,
+      user: userInfo().username,
+    });
   } finally {
     app.close();
   }

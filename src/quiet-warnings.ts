@@ -7,7 +7,11 @@ const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const text = typeof warning === 'string' ? warning : warning.message;
   const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-  if (type === 'NodeVersionSupportWarning' || /NodeVersionSupportWarning/.test(String((warning as Error).name ?? ''))) return;
+  if (
+    type === 'NodeVersionSupportWarning' ||
+    /NodeVersionSupportWarning/.test(String((warning as Error).name ?? ''))
+  )
+    return;
   if (/AWS SDK for JavaScript \(v3\)[\s\S]*require node >=22/.test(text)) return;
   emit(warning, ...rest);
 }) as typeof process.emitWarning;

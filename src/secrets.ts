@@ -26,7 +26,13 @@ export function scrub(text: string): string {
 }
 
 export function registerEnvironmentSecrets(env: NodeJS.ProcessEnv): void {
-  for (const key of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+  for (const key of [
+    'SLACK_BOT_TOKEN',
+    'SLACK_SIGNING_SECRET',
+    'SLACK_APP_TOKEN',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+  ]) {
     registerSecret(env[key]);
   }
 }

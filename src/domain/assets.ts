@@ -39,7 +39,11 @@ export function artifactFileName(asset: Asset): string {
   return `${asset.name}${asset.kind === 'volume' ? '.tar.gz' : '.sql.gz'}`;
 }
 
-export const DEFAULT_DB_USER: Record<DbEngine, string> = { mysql: 'root', mariadb: 'root', postgres: 'postgres' };
+export const DEFAULT_DB_USER: Record<DbEngine, string> = {
+  mysql: 'root',
+  mariadb: 'root',
+  postgres: 'postgres',
+};
 export const DEFAULT_PASSWORD_ENV: Record<DbEngine, string> = {
   mysql: 'MYSQL_ROOT_PASSWORD',
   mariadb: 'MARIADB_ROOT_PASSWORD',

@@ -36,10 +36,18 @@ export const RETENTION_FORMAT =
   '<n><unit> with unit d|day(s), w|week(s), m|month(s), y|year(s) (e.g. 7days, 1year, 7years)';
 
 const RETENTION_UNITS: Record<string, RetentionPeriod['unit']> = {
-  d: 'day', day: 'day', days: 'day',
-  w: 'week', week: 'week', weeks: 'week',
-  m: 'month', month: 'month', months: 'month',
-  y: 'year', year: 'year', years: 'year',
+  d: 'day',
+  day: 'day',
+  days: 'day',
+  w: 'week',
+  week: 'week',
+  weeks: 'week',
+  m: 'month',
+  month: 'month',
+  months: 'month',
+  y: 'year',
+  year: 'year',
+  years: 'year',
 };
 
 export function parseRetention(text: string): RetentionPeriod | undefined {
@@ -89,7 +97,12 @@ export function formatSpan(ms: number): string {
   if (ms < SECOND) return `${Math.max(0, Math.round(ms))}ms`;
   const parts: string[] = [];
   let rest = Math.round(ms / SECOND) * SECOND;
-  for (const [unit, size] of [['d', DAY], ['h', HOUR], ['m', MINUTE], ['s', SECOND]] as const) {
+  for (const [unit, size] of [
+    ['d', DAY],
+    ['h', HOUR],
+    ['m', MINUTE],
+    ['s', SECOND],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;

@@ -61,7 +61,10 @@ export function buildInventory(input: {
   const databases: DatabaseAsset[] = [];
   const declaredContainers = new Set(input.databases.map((d) => d.container));
   for (const db of input.databases) {
-    const labels: Record<string, string> = { tier: db.tier, ...(db.retention ? { retention: db.retention } : {}) };
+    const labels: Record<string, string> = {
+      tier: db.tier,
+      ...(db.retention ? { retention: db.retention } : {}),
+    };
     const reading = readPolicyLabels(labels, tiers);
     if (!reading.ok) {
       invalid.push({ name: db.name, kind: 'database', problems: reading.problems });
@@ -83,12 +86,22 @@ export function buildInventory(input: {
     if (engine === undefined || declaredContainers.has(c.name)) continue;
     const name = c.labels['dr.name'] ?? c.name;
     if (!(DB_ENGINES as readonly string[]).includes(engine)) {
-      invalid.push({ name, kind: 'database', problems: [`label dr.engine='${engine}' on container ${c.name} is not allowed (allowed: ${DB_ENGINES.join(', ')})`] });
+      invalid.push({
+        name,
+        kind: 'database',
+        problems: [
+          `label dr.engine='${engine}' on container ${c.name} is not allowed (allowed: ${DB_ENGINES.join(', ')})`,
+        ],
+      });
       continue;
     }
     const reading = readPolicyLabels(c.labels, tiers);
     if (!reading.ok) {
-      invalid.push({ name, kind: 'database', problems: reading.problems.map((p) => `${p} on container ${c.name}`) });
+      invalid.push({
+        name,
+        kind: 'database',
+        problems: reading.problems.map((p) => `${p} on container ${c.name}`),
+      });
       continue;
     }
     const e = engine as DbEngine;
@@ -133,7 +146,13 @@ export function buildInventory(input: {
   for (const a of assets) {
     const other = seen.get(a.name);
     if (other) {
-      invalid.push({ name: a.name, kind: a.kind, problems: [`asset name '${a.name}' is used by a ${other.kind} too; rename one (databases: name in the config or label dr.name)`] });
+      invalid.push({
+        name: a.name,
+        kind: a.kind,
+        problems: [
+          `asset name '${a.name}' is used by a ${other.kind} too; rename one (databases: name in the config or label dr.name)`,
+        ],
+      });
       continue;
     }
     seen.set(a.name, a);
@@ -142,7 +161,11 @@ export function buildInventory(input: {
   return { assets: unique, unprotected, invalid };
 }
 
-function volumeAsset(v: VolumeInfo, usedBy: string[], tiers: ReadonlyMap<string, Tier>): VolumeAsset | InvalidAsset {
+function volumeAsset(
+  v: VolumeInfo,
+  usedBy: string[],
+  tiers: ReadonlyMap<string, Tier>,
+): VolumeAsset | InvalidAsset {
   // `backup=none` alone is a clear statement: excluded, whatever the tier.
   if (v.labels.backup === 'none' && v.labels.tier === undefined) {
     const retention = parseRetention(v.labels.retention ?? '7days') ?? { count: 7, unit: 'day' as const };
@@ -152,10 +175,19 @@ function volumeAsset(v: VolumeInfo, usedBy: string[], tiers: ReadonlyMap<string,
       volume: v.name,
       labels: v.labels,
       usedBy,
-      policy: { tier: '-', schedule: undefined, frequency: 'none', retention, rpoMs: undefined, rtoMs: undefined, protected: false },
+      policy: {
+        tier: '-',
+        schedule: undefined,
+        frequency: 'none',
+        retention,
+        rpoMs: undefined,
+        rtoMs: undefined,
+        protected: false,
+      },
     };
   }
   const reading = readPolicyLabels(v.labels, tiers);
-  if (!reading.ok) return { name: v.name, kind: 'volume', problems: reading.problems.map((p) => `volume ${v.name}: ${p}`) };
+  if (!reading.ok)
+    return { name: v.name, kind: 'volume', problems: reading.problems.map((p) => `volume ${v.name}: ${p}`) };
   return { kind: 'volume', name: v.name, volume: v.name, labels: v.labels, usedBy, policy: reading.policy };
 }

@@ -1,4 +1,4 @@
-import { parseRetention, type RetentionPeriod, RETENTION_FORMAT } from './duration.js';
+import { parseRetention, RETENTION_FORMAT, type RetentionPeriod } from './duration.js';
 
 /** Values of the `backup` label (DESIGN §1). */
 export const BACKUP_FREQUENCIES = ['realtime', 'hourly', 'daily', 'weekly', 'none'] as const;
@@ -36,20 +36,25 @@ export interface EffectivePolicy {
 }
 
 /** The result of reading an asset's labels: a policy, or what is wrong with them. */
-export type LabelReading =
-  | { ok: true; policy: EffectivePolicy }
-  | { ok: false; problems: string[] };
+export type LabelReading = { ok: true; policy: EffectivePolicy } | { ok: false; problems: string[] };
 
 /**
  * Reads `tier`, `backup` and `retention` labels against the configured tiers. Every problem
  * is named with the bad value and what is allowed.
  */
-export function readPolicyLabels(labels: Record<string, string>, tiers: ReadonlyMap<string, Tier>): LabelReading {
+export function readPolicyLabels(
+  labels: Record<string, string>,
+  tiers: ReadonlyMap<string, Tier>,
+): LabelReading {
   const problems: string[] = [];
   const tierName = labels.tier;
   const tier = tierName === undefined ? undefined : tiers.get(tierName);
-  if (tierName === undefined) problems.push(`label tier is missing (allowed: ${[...tiers.keys()].join(', ')})`);
-  else if (!tier) problems.push(`label tier='${tierName}' is not a configured tier (allowed: ${[...tiers.keys()].join(', ')})`);
+  if (tierName === undefined)
+    problems.push(`label tier is missing (allowed: ${[...tiers.keys()].join(', ')})`);
+  else if (!tier)
+    problems.push(
+      `label tier='${tierName}' is not a configured tier (allowed: ${[...tiers.keys()].join(', ')})`,
+    );
 
   let frequency: BackupFrequency | undefined;
   const backup = labels.backup;
@@ -61,13 +66,20 @@ export function readPolicyLabels(labels: Record<string, string>, tiers: Readonly
   let retention: RetentionPeriod | undefined = tier?.retention;
   if (labels.retention !== undefined) {
     retention = parseRetention(labels.retention);
-    if (!retention) problems.push(`label retention='${labels.retention}' is not a retention (allowed: ${RETENTION_FORMAT})`);
+    if (!retention)
+      problems.push(
+        `label retention='${labels.retention}' is not a retention (allowed: ${RETENTION_FORMAT})`,
+      );
   }
 
   if (problems.length > 0 || !tier || !retention) return { ok: false, problems };
 
   const schedule =
-    frequency === undefined ? tier.schedule : frequency === 'none' ? undefined : FREQUENCY_SCHEDULES[frequency];
+    frequency === undefined
+      ? tier.schedule
+      : frequency === 'none'
+        ? undefined
+        : FREQUENCY_SCHEDULES[frequency];
   return {
     ok: true,
     policy: {

@@ -1,4 +1,4 @@
-import { retentionCutoff, type RetentionPeriod } from './duration.js';
+import { type RetentionPeriod, retentionCutoff } from './duration.js';
 
 /** One stored artifact as retention sees it. */
 export interface RetainedArtifact {
@@ -32,7 +32,9 @@ export function planPrune(
   const expire: RetainedArtifact[] = [];
   const protectedSets = new Map<string, string[]>();
   for (const [asset, list] of byAsset) {
-    const sorted = [...list].sort((x, y) => y.setTime.getTime() - x.setTime.getTime() || y.setId.localeCompare(x.setId));
+    const sorted = [...list].sort(
+      (x, y) => y.setTime.getTime() - x.setTime.getTime() || y.setId.localeCompare(x.setId),
+    );
     const keep = new Set<string>();
     if (sorted[0]) keep.add(sorted[0].setId);
     const newestVerified = sorted.find((a) => a.verified);

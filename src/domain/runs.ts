@@ -40,7 +40,14 @@ export interface RunEvent {
   data: Record<string, unknown> | undefined;
 }
 
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled', 'rejected', 'expired', 'interrupted'];
+export const TERMINAL_STATUSES: readonly RunStatus[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rejected',
+  'expired',
+  'interrupted',
+];
 
 /** Set and artifact states in the catalog. */
 export type SetStatus = 'writing' | 'complete' | 'failed' | 'pruned';

@@ -10,12 +10,12 @@ import type { TargetWrite } from '../ports/backup-target.js';
 import type { SetRecord } from '../ports/state-store.js';
 import type { EngineDeps } from './deps.js';
 import { loadInventory, selectAssets } from './inventory.js';
+import { acquireAssets } from './locks.js';
 import { buildManifest, writeManifest } from './manifest.js';
-import { pruneExpired, type PruneReport } from './prune.js';
+import { type PruneReport, pruneExpired } from './prune.js';
 import { RunContext } from './run-context.js';
 import { sourceFor } from './sources.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from './streams.js';
-import { acquireAssets } from './locks.js';
 
 export interface BackupRequest {
   /** `all` or one asset name. */
@@ -58,7 +58,13 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
   const lock = acquireAssets(deps, 'backup', names);
 
   const startedAt = clock.now();
-  let run = store.createRun({ kind: 'backup', requester: request.requester, target: request.target, status: 'running', at: startedAt });
+  let run = store.createRun({
+    kind: 'backup',
+    requester: request.requester,
+    target: request.target,
+    status: 'running',
+    at: startedAt,
+  });
   lock.bind(run.id);
   try {
     run = store.updateRun(run.id, { startedAt, result: { assets: names } });
@@ -77,7 +83,10 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
     };
     try {
       await ctx.stage('inventory', async () => {
-        ctx.info(`backing up ${assets.map((a) => a.name).join(', ')} to ${outcome.targets.join(', ')}`, { assets: assets.map((a) => a.name), setId });
+        ctx.info(`backing up ${assets.map((a) => a.name).join(', ')} to ${outcome.targets.join(', ')}`, {
+          assets: assets.map((a) => a.name),
+          setId,
+        });
         if (request.target === 'all') {
           for (const bad of inventory.invalid) {
             const msg = `skipped ${bad.kind} ${bad.name}: ${bad.problems.join('; ')}`;
@@ -90,13 +99,18 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
 
       const results = await ctx.stage('dump', async (log) => {
         const limit = pLimit(deps.config.backup.parallelism);
-        const settled = await Promise.allSettled(assets.map((asset) => limit(() => backupArtifact(deps, ctx, log, setId, startedAt, asset))));
+        const settled = await Promise.allSettled(
+          assets.map((asset) => limit(() => backupArtifact(deps, ctx, log, setId, startedAt, asset))),
+        );
         const failures = settled.flatMap((s) => (s.status === 'rejected' ? [toAppError(s.reason)] : []));
         if (failures.length) {
           outcome.failures = failures.map(describeError);
           throw failures.length === 1
             ? failures[0]
-            : externalError(failures[0]?.code ?? ErrorCode.INTERNAL, `${failures.length} assets failed: ${outcome.failures.join(' | ')}`);
+            : externalError(
+                failures[0]?.code ?? ErrorCode.INTERNAL,
+                `${failures.length} assets failed: ${outcome.failures.join(' | ')}`,
+              );
         }
         return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
       });
@@ -109,7 +123,9 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
         const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt);
         await Promise.all(deps.targets.map((t) => writeManifest(t, set, manifest)));
         store.updateSet(setId, { status: 'complete', completedAt });
-        ctx.info(`set ${setId} complete: ${results.length} artifact(s) confirmed on ${deps.targets.length} target(s)`);
+        ctx.info(
+          `set ${setId} complete: ${results.length} artifact(s) confirmed on ${deps.targets.length} target(s)`,
+        );
       });
     } catch (err) {
       const e = toAppError(err);
@@ -117,20 +133,30 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
       await discardSet(deps, ctx, setId, startedAt);
       store.updateSet(setId, { status: 'failed', error: outcome.failures.join(' | ') });
       const endedAt = clock.now();
-      run = store.updateRun(run.id, { status: 'failed', endedAt, error: outcome.failures.join(' | '), result: resultOf(outcome) });
+      run = store.updateRun(run.id, {
+        status: 'failed',
+        endedAt,
+        error: outcome.failures.join(' | '),
+        result: resultOf(outcome),
+      });
       ctx.error(`backup failed: ${outcome.failures.join(' | ')}`, { code: e.code });
       return { ...outcome, run };
     }
 
     // The set is safe now; pruning problems are reported but do not fail the backup.
-    outcome.prune = await ctx.stage('prune', async () => pruneExpired(deps, ctx)).catch((err) => {
-      ctx.warn(`prune did not complete: ${describeError(err)}`);
-      return undefined;
-    });
+    outcome.prune = await ctx
+      .stage('prune', async () => pruneExpired(deps, ctx))
+      .catch((err) => {
+        ctx.warn(`prune did not complete: ${describeError(err)}`);
+        return undefined;
+      });
     outcome.status = 'succeeded';
     await ctx.stage('report', async () => {
       const total = outcome.artifacts.reduce((n, a) => n + a.size, 0);
-      ctx.info(`backup ${setId}: ${outcome.artifacts.length} artifact(s), ${total} bytes compressed`, { setId, bytes: total });
+      ctx.info(`backup ${setId}: ${outcome.artifacts.length} artifact(s), ${total} bytes compressed`, {
+        setId,
+        bytes: total,
+      });
     });
     run = store.updateRun(run.id, { status: 'succeeded', endedAt: clock.now(), result: resultOf(outcome) });
     return { ...outcome, run };
@@ -166,14 +192,22 @@ async function backupArtifact(
   const file = artifactFileName(asset);
   const key = artifactKey(setId, setTime, file);
   const started = clock.now();
-  const artifactId = store.addArtifact({ setId, asset: asset.name, kind: artifactKindOf(asset), file, compression: 'gzip', startedAt: started });
+  const artifactId = store.addArtifact({
+    setId,
+    asset: asset.name,
+    kind: artifactKindOf(asset),
+    file,
+    compression: 'gzip',
+    startedAt: started,
+  });
   const alog = log.child({ asset: asset.name });
   let writes: TargetWrite[] = [];
   try {
     const source = await sourceFor(deps.runtime, asset);
     const sizeHint = previousSize(deps, asset.name);
     writes = await Promise.all(targets.map((t) => t.write(key, sizeHint)));
-    for (const t of targets) store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
+    for (const t of targets)
+      store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
     alog.info({ tool: source.tool, key }, 'dump started');
 
     const inspector = new StreamInspector();
@@ -183,13 +217,19 @@ async function backupArtifact(
       inspector,
       createGzip({ level: deps.config.backup.compressionLevel }),
       hasher,
-      new FanOut(writes.map((w, i) => ({ name: (targets[i] as (typeof targets)[number]).name, stream: w.stream }))),
+      new FanOut(
+        writes.map((w, i) => ({ name: (targets[i] as (typeof targets)[number]).name, stream: w.stream })),
+      ),
     );
     const [piped, produced] = await Promise.allSettled([flow, source.finished]);
     if (piped.status === 'rejected' || produced.status === 'rejected') {
       throw pickCause(piped, produced);
     }
-    const { engineVersion } = source.check({ bytes: inspector.bytes, head: inspector.head, tail: inspector.tail });
+    const { engineVersion } = source.check({
+      bytes: inspector.bytes,
+      head: inspector.head,
+      tail: inspector.tail,
+    });
     await Promise.all(writes.map((w) => w.commit()));
 
     const ended = clock.now();
@@ -201,8 +241,20 @@ async function backupArtifact(
       endedAt: ended,
     });
     const ms = ended.getTime() - started.getTime();
-    ctx.info(`${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}) sha256 ${hasher.sha256.slice(0, 12)}…`, { asset: asset.name, ms }, 'dump');
-    return { asset: asset.name, kind: artifactKindOf(asset), file, size: hasher.bytes, rawSize: inspector.bytes, sha256: hasher.sha256, ms };
+    ctx.info(
+      `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}) sha256 ${hasher.sha256.slice(0, 12)}…`,
+      { asset: asset.name, ms },
+      'dump',
+    );
+    return {
+      asset: asset.name,
+      kind: artifactKindOf(asset),
+      file,
+      size: hasher.bytes,
+      rawSize: inspector.bytes,
+      sha256: hasher.sha256,
+      ms,
+    };
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
     await Promise.all(writes.map((w) => w.abort(e).catch(() => undefined)));
@@ -244,11 +296,20 @@ async function confirmOnTargets(deps: EngineDeps, ctx: RunContext, set: SetRecor
           { asset: a.asset, step: 'verify' },
         );
       }
-      deps.store.setLocation(a.id, { target: t.name, key, status: 'confirmed', confirmedAt: deps.clock.now() });
+      deps.store.setLocation(a.id, {
+        target: t.name,
+        key,
+        status: 'confirmed',
+        confirmedAt: deps.clock.now(),
+      });
     }),
   );
   for (const a of set.artifacts) deps.store.updateArtifact(a.id, { status: 'complete' });
-  ctx.info(`checksums confirmed for ${set.artifacts.length} artifact(s) on ${deps.targets.map((t) => t.name).join(', ')}`, undefined, 'verify');
+  ctx.info(
+    `checksums confirmed for ${set.artifacts.length} artifact(s) on ${deps.targets.map((t) => t.name).join(', ')}`,
+    undefined,
+    'verify',
+  );
 }
 
 /** Removes everything a failed set wrote, on every target; says what could not be removed. */
@@ -266,7 +327,9 @@ async function discardSet(deps: EngineDeps, ctx: RunContext, setId: string, setT
         }
       } catch (err) {
         // No manifest was written for this set, so nothing left behind can pass for complete.
-        ctx.warn(`could not remove the failed set's files from ${t.name}: ${describeError(err)}`, { target: t.name });
+        ctx.warn(`could not remove the failed set's files from ${t.name}: ${describeError(err)}`, {
+          target: t.name,
+        });
       }
     }),
   );

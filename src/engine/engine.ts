@@ -24,7 +24,10 @@ export class Engine {
     const run = this.deps.store.getRun(id);
     if (!run) {
       const recent = this.deps.store.listRuns(5).map((r) => r.id);
-      throw userError(ErrorCode.RUN_NOT_FOUND, `no run '${id}'${recent.length ? `; recent runs: ${recent.join(', ')}` : ''}`);
+      throw userError(
+        ErrorCode.RUN_NOT_FOUND,
+        `no run '${id}'${recent.length ? `; recent runs: ${recent.join(', ')}` : ''}`,
+      );
     }
     return { run, events: this.deps.store.events(id) };
   }

@@ -4,8 +4,16 @@ import { ErrorCode, userError } from '../errors.js';
 import type { EngineDeps } from './deps.js';
 
 export async function loadInventory(deps: Pick<EngineDeps, 'runtime' | 'config'>): Promise<Inventory> {
-  const [volumes, containers] = await Promise.all([deps.runtime.listVolumes(), deps.runtime.listContainers()]);
-  return buildInventory({ volumes, containers, databases: deps.config.databases, tiers: deps.config.tierMap });
+  const [volumes, containers] = await Promise.all([
+    deps.runtime.listVolumes(),
+    deps.runtime.listContainers(),
+  ]);
+  return buildInventory({
+    volumes,
+    containers,
+    databases: deps.config.databases,
+    tiers: deps.config.tierMap,
+  });
 }
 
 /**
@@ -16,18 +24,27 @@ export function selectAssets(inventory: Inventory, target: string): Asset[] {
   const protectedAssets = inventory.assets.filter((a) => a.policy.protected);
   if (target === 'all') {
     if (!protectedAssets.length) {
-      throw userError(ErrorCode.NOTHING_TO_BACK_UP, 'no protected assets: label volumes (tier=…) or declare databases in the config; see `drbot status`');
+      throw userError(
+        ErrorCode.NOTHING_TO_BACK_UP,
+        'no protected assets: label volumes (tier=…) or declare databases in the config; see `drbot status`',
+      );
     }
     return protectedAssets;
   }
   const asset = inventory.assets.find((a) => a.name === target);
   if (asset && !asset.policy.protected) {
-    throw userError(ErrorCode.UNKNOWN_ASSET, `asset '${target}' is excluded from backups (backup=none); change its labels to protect it`);
+    throw userError(
+      ErrorCode.UNKNOWN_ASSET,
+      `asset '${target}' is excluded from backups (backup=none); change its labels to protect it`,
+    );
   }
   if (asset) return [asset];
   const invalid = inventory.invalid.find((i) => i.name === target);
   if (invalid) {
-    throw userError(ErrorCode.LABEL_INVALID, `asset '${target}' cannot be backed up until its labels are fixed: ${invalid.problems.join('; ')}`);
+    throw userError(
+      ErrorCode.LABEL_INVALID,
+      `asset '${target}' cannot be backed up until its labels are fixed: ${invalid.problems.join('; ')}`,
+    );
   }
   const names = protectedAssets.map((a) => a.name);
   const unprotected = inventory.unprotected.find((u) => u.volume === target);

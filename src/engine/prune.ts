@@ -28,7 +28,12 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
   const retained: RetainedArtifact[] = sets.flatMap((s) =>
     s.artifacts
       .filter((a) => a.status === 'complete')
-      .map((a) => ({ setId: s.id, asset: a.asset, setTime: s.createdAt, verified: s.deepVerifiedAt !== undefined })),
+      .map((a) => ({
+        setId: s.id,
+        asset: a.asset,
+        setTime: s.createdAt,
+        verified: s.deepVerifiedAt !== undefined,
+      })),
   );
   const plan = planPrune(clock.now(), retained, (asset) => retentionByAsset.get(asset));
   const report: PruneReport = { deleted: [], refused: [], errors: [] };
@@ -91,11 +96,19 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
     }
     if (!remaining.length) store.updateSet(setId, { status: 'pruned' });
   }
-  ctx.info(`pruned ${report.deleted.length} expired artifact(s)${report.refused.length ? `, refused ${report.refused.length}` : ''}`, {
-    deleted: report.deleted,
-  }, 'prune');
+  ctx.info(
+    `pruned ${report.deleted.length} expired artifact(s)${report.refused.length ? `, refused ${report.refused.length}` : ''}`,
+    {
+      deleted: report.deleted,
+    },
+    'prune',
+  );
   if (report.errors.length) {
-    throw externalError(ErrorCode.S3_FAILED, `prune could not delete everything: ${report.errors.join(' | ')}`, { step: 'prune' });
+    throw externalError(
+      ErrorCode.S3_FAILED,
+      `prune could not delete everything: ${report.errors.join(' | ')}`,
+      { step: 'prune' },
+    );
   }
   return report;
 }

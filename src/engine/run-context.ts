@@ -6,7 +6,10 @@ import type { StateStore } from '../ports/state-store.js';
 
 /** Something that wants to hear about a run's progress as it happens (terminal, Slack). */
 export interface RunObserver {
-  onEvent?(run: Run, event: { stage: string | undefined; type: RunEventType; message: string; at: Date }): void;
+  onEvent?(
+    run: Run,
+    event: { stage: string | undefined; type: RunEventType; message: string; at: Date },
+  ): void;
 }
 
 /**
@@ -32,7 +35,10 @@ export class RunContext {
     this.event('stage-start', `${name} started`, name);
     try {
       const result = await fn(log);
-      this.event('stage-end', `${name} finished`, name, { ok: true, ms: this.clock.now().getTime() - started.getTime() });
+      this.event('stage-end', `${name} finished`, name, {
+        ok: true,
+        ms: this.clock.now().getTime() - started.getTime(),
+      });
       return result;
     } catch (err) {
       this.event('stage-end', `${name} failed: ${describeError(err)}`, name, {
@@ -57,9 +63,20 @@ export class RunContext {
     this.event('error', message, stage, data);
   }
 
-  private event(type: RunEventType, message: string, stage: string | undefined, data?: Record<string, unknown>): void {
+  private event(
+    type: RunEventType,
+    message: string,
+    stage: string | undefined,
+    data?: Record<string, unknown>,
+  ): void {
     const at = this.clock.now();
-    this.store.appendEvent(this.run.id, { at, type, message, ...(stage ? { stage } : {}), ...(data ? { data } : {}) });
+    this.store.appendEvent(this.run.id, {
+      at,
+      type,
+      message,
+      ...(stage ? { stage } : {}),
+      ...(data ? { data } : {}),
+    });
     this.observer.onEvent?.(this.run, { stage, type, message, at });
   }
 }

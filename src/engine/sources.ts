@@ -50,13 +50,24 @@ async function firstAvailable(
     if (res.exitCode === 0) return { tool, version: res.stdout.trim() };
     tried.push(`${tool} (exit ${res.exitCode}${NOT_FOUND_EXIT.has(res.exitCode) ? ', not found' : ''})`);
   }
-  throw externalError(ErrorCode.DUMP_EXIT_NONZERO, `no dump tool works in container ${db.container}: tried ${tried.join(', ')}`, {
-    asset: db.name,
-    step: 'dump',
-  });
+  throw externalError(
+    ErrorCode.DUMP_EXIT_NONZERO,
+    `no dump tool works in container ${db.container}: tried ${tried.join(', ')}`,
+    {
+      asset: db.name,
+      step: 'dump',
+    },
+  );
 }
 
-const MYSQL_DUMP_ARGS = ['--single-transaction', '--routines', '--triggers', '--events', '--all-databases', '--hex-blob'];
+const MYSQL_DUMP_ARGS = [
+  '--single-transaction',
+  '--routines',
+  '--triggers',
+  '--events',
+  '--all-databases',
+  '--hex-blob',
+];
 
 /**
  * A logical dump through `docker exec` with an argv array. The password goes through the exec's
@@ -65,7 +76,11 @@ const MYSQL_DUMP_ARGS = ['--single-transaction', '--routines', '--triggers', '--
 export async function databaseSource(runtime: ContainerRuntime, db: DatabaseAsset): Promise<ArtifactSource> {
   const password = await databasePassword(runtime, db);
   const postgres = db.engine === 'postgres';
-  const candidates = postgres ? ['pg_dumpall'] : db.engine === 'mariadb' ? ['mariadb-dump', 'mysqldump'] : ['mysqldump', 'mariadb-dump'];
+  const candidates = postgres
+    ? ['pg_dumpall']
+    : db.engine === 'mariadb'
+      ? ['mariadb-dump', 'mysqldump']
+      : ['mysqldump', 'mariadb-dump'];
   const { tool, version } = await firstAvailable(runtime, db, candidates);
   const cmd = postgres
     ? [tool, '--username', db.user, '--no-password', '--clean', '--if-exists']
@@ -74,11 +89,15 @@ export async function databaseSource(runtime: ContainerRuntime, db: DatabaseAsse
   const exec = await runtime.execStream(db.container, { cmd, env });
   const finished = exec.done.then((res) => {
     if (res.exitCode !== 0) {
-      throw externalError(ErrorCode.DUMP_EXIT_NONZERO, `${tool} in container ${db.container} exited with code ${res.exitCode}`, {
-        asset: db.name,
-        step: 'dump',
-        stderrTail: lastLines(res.stderrTail),
-      });
+      throw externalError(
+        ErrorCode.DUMP_EXIT_NONZERO,
+        `${tool} in container ${db.container} exited with code ${res.exitCode}`,
+        {
+          asset: db.name,
+          step: 'dump',
+          stderrTail: lastLines(res.stderrTail),
+        },
+      );
     }
   });
   finished.catch(() => undefined);
@@ -91,22 +110,35 @@ export async function databaseSource(runtime: ContainerRuntime, db: DatabaseAsse
       // killed) lacks it even if the pipe closed cleanly.
       const marker = postgres ? 'PostgreSQL database cluster dump complete' : '-- Dump completed';
       if (!tail.includes(marker)) {
-        throw externalError(ErrorCode.DUMP_INCOMPLETE, `${tool} output (${bytes} bytes) does not end with "${marker}": the dump is truncated`, {
-          asset: db.name,
-          step: 'dump',
-        });
+        throw externalError(
+          ErrorCode.DUMP_INCOMPLETE,
+          `${tool} output (${bytes} bytes) does not end with "${marker}": the dump is truncated`,
+          {
+            asset: db.name,
+            step: 'dump',
+          },
+        );
       }
       if (bytes < 512) {
-        throw externalError(ErrorCode.DUMP_INCOMPLETE, `${tool} produced only ${bytes} bytes: nothing but a header`, { asset: db.name, step: 'dump' });
+        throw externalError(
+          ErrorCode.DUMP_INCOMPLETE,
+          `${tool} produced only ${bytes} bytes: nothing but a header`,
+          { asset: db.name, step: 'dump' },
+        );
       }
-      const m = postgres ? /Dumped from database version (\S+)/.exec(head) : /Server version\s+(\S+)/.exec(head);
+      const m = postgres
+        ? /Dumped from database version (\S+)/.exec(head)
+        : /Server version\s+(\S+)/.exec(head);
       return { engineVersion: m?.[1] ? `${db.engine} ${m[1]}` : undefined };
     },
   };
 }
 
 /** A volume's content as a tar stream through the engine's archive API. */
-export async function volumeSource(runtime: ContainerRuntime, asset: Asset & { kind: 'volume' }): Promise<ArtifactSource> {
+export async function volumeSource(
+  runtime: ContainerRuntime,
+  asset: Asset & { kind: 'volume' },
+): Promise<ArtifactSource> {
   const { stream, done } = await runtime.exportVolume(asset.volume);
   return {
     stream,
@@ -115,10 +147,14 @@ export async function volumeSource(runtime: ContainerRuntime, asset: Asset & { k
     check: ({ bytes }) => {
       // A tar always has at least its two 512-byte end blocks.
       if (bytes < 1024) {
-        throw externalError(ErrorCode.ARCHIVE_FAILED, `archive of volume ${asset.volume} is ${bytes} bytes: not a complete tar`, {
-          asset: asset.name,
-          step: 'archive',
-        });
+        throw externalError(
+          ErrorCode.ARCHIVE_FAILED,
+          `archive of volume ${asset.volume} is ${bytes} bytes: not a complete tar`,
+          {
+            asset: asset.name,
+            step: 'archive',
+          },
+        );
       }
       return { engineVersion: undefined };
     },

@@ -36,8 +36,17 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
     const newestSet = newestWith(sets, asset.name, () => true);
     const verifiedSet = newestWith(sets, asset.name, (s) => s.deepVerifiedAt !== undefined);
     const artifact = newestSet?.artifacts.find((a) => a.asset === asset.name);
-    const newest = newestSet && { setId: newestSet.id, at: newestSet.createdAt, ageMs: now.getTime() - newestSet.createdAt.getTime(), size: artifact?.size };
-    const newestVerified = verifiedSet && { setId: verifiedSet.id, at: verifiedSet.createdAt, ageMs: now.getTime() - verifiedSet.createdAt.getTime() };
+    const newest = newestSet && {
+      setId: newestSet.id,
+      at: newestSet.createdAt,
+      ageMs: now.getTime() - newestSet.createdAt.getTime(),
+      size: artifact?.size,
+    };
+    const newestVerified = verifiedSet && {
+      setId: verifiedSet.id,
+      at: verifiedSet.createdAt,
+      ageMs: now.getTime() - verifiedSet.createdAt.getTime(),
+    };
     let state: ProtectionState;
     if (!asset.policy.protected) state = 'excluded';
     else if (!newest) state = 'never';
@@ -61,7 +70,11 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
   };
 }
 
-function newestWith(sets: SetRecord[], asset: string, pred: (s: SetRecord) => boolean): SetRecord | undefined {
+function newestWith(
+  sets: SetRecord[],
+  asset: string,
+  pred: (s: SetRecord) => boolean,
+): SetRecord | undefined {
   // listSets is newest first.
   return sets.find((s) => pred(s) && s.artifacts.some((a) => a.asset === asset && a.status === 'complete'));
 }

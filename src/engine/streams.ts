@@ -41,7 +41,10 @@ export class StreamInspector extends Transform {
       this.headChunks.push(Buffer.from(part));
       this.headBytes += part.length;
     }
-    const joined = chunk.length >= this.keep ? chunk.subarray(chunk.length - this.keep) : Buffer.concat([this.tailBuf, chunk]);
+    const joined =
+      chunk.length >= this.keep
+        ? chunk.subarray(chunk.length - this.keep)
+        : Buffer.concat([this.tailBuf, chunk]);
     this.tailBuf = Buffer.from(joined.subarray(Math.max(0, joined.length - this.keep)));
     callback(null, chunk);
   }
@@ -63,7 +66,9 @@ export class StreamInspector extends Transform {
 export class FanOut extends Writable {
   private readonly destinations: Array<NodeJS.WritableStream & { destroy(error?: Error): void }>;
 
-  constructor(named: Array<{ name: string; stream: NodeJS.WritableStream & { destroy(error?: Error): void } }>) {
+  constructor(
+    named: Array<{ name: string; stream: NodeJS.WritableStream & { destroy(error?: Error): void } }>,
+  ) {
     super({ highWaterMark: 1 << 20 });
     this.destinations = named.map((d) => d.stream);
     for (const d of named) {
@@ -71,7 +76,9 @@ export class FanOut extends Writable {
         this.destroy(
           err instanceof AppError
             ? err
-            : externalError(ErrorCode.TARGET_WRITE_FAILED, `writing to ${d.name} failed: ${err.message}`, { cause: err }),
+            : externalError(ErrorCode.TARGET_WRITE_FAILED, `writing to ${d.name} failed: ${err.message}`, {
+                cause: err,
+              }),
         ),
       );
     }

@@ -25,10 +25,15 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   try {
     for (const r of app.engine.recoverInterrupted()) {
-      process.stderr.write(`drbot: ${r.id} (${r.kind} ${r.target}) was interrupted: the process running it stopped\n`);
+      process.stderr.write(
+        `drbot: ${r.id} (${r.kind} ${r.target}) was interrupted: the process running it stopped\n`,
+      );
     }
     const reply = await dispatch(words, { engine: app.engine, requester: `cli:${safeUser()}`, log });
-    if (json) process.stdout.write(`${JSON.stringify({ ok: reply.ok, text: reply.text, data: reply.data }, null, 2)}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ ok: reply.ok, text: reply.text, data: reply.data }, null, 2)}\n`,
+      );
     else (reply.ok ? process.stdout : process.stderr).write(`${reply.text}\n`);
     return reply.exitCode;
   } finally {

@@ -19,7 +19,10 @@ export interface Reply {
  * malformed input gets the usage and never starts anything; errors become a clear reply
  * (user → what was wrong and what is allowed; external → the cause; internal → a reference).
  */
-export async function dispatch(words: string[], ctx: { engine: Engine; requester: string; log: Logger }): Promise<Reply> {
+export async function dispatch(
+  words: string[],
+  ctx: { engine: Engine; requester: string; log: Logger },
+): Promise<Reply> {
   const [name, ...rest] = words;
   if (!name) return { ok: false, exitCode: 2, text: usageText() };
   const cmd = findCommand(name);

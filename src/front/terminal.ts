@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
+import { splitWords } from '../../commands/parse.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
-import { splitWords } from '../../commands/parse.js';
 import { dispatch } from './dispatch.js';
 
 /**

@@ -1,5 +1,13 @@
 import type { ArtifactKind } from '../domain/assets.js';
-import type { LocationStatus, Run, RunEvent, RunEventType, RunKind, RunStatus, SetStatus } from '../domain/runs.js';
+import type {
+  LocationStatus,
+  Run,
+  RunEvent,
+  RunEventType,
+  RunKind,
+  RunStatus,
+  SetStatus,
+} from '../domain/runs.js';
 
 export interface ArtifactLocation {
   target: string;
@@ -56,13 +64,19 @@ export interface StateStore {
   ): Run;
   getRun(id: string): Run | undefined;
   listRuns(limit: number): Run[];
-  appendEvent(runId: string, event: { at: Date; stage?: string; type: RunEventType; message: string; data?: Record<string, unknown> }): void;
+  appendEvent(
+    runId: string,
+    event: { at: Date; stage?: string; type: RunEventType; message: string; data?: Record<string, unknown> },
+  ): void;
   events(runId: string): RunEvent[];
   /** Marks every `running` run `interrupted` (process died); returns them. */
   interruptRunning(at: Date): Run[];
 
   createSet(input: { id: string; runId: string; createdAt: Date }): void;
-  updateSet(id: string, patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>): void;
+  updateSet(
+    id: string,
+    patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>,
+  ): void;
   getSet(id: string): SetRecord | undefined;
   /** Sets newest first, optionally of some statuses only. */
   listSets(filter?: { status?: SetStatus[] }): SetRecord[];
@@ -70,7 +84,12 @@ export interface StateStore {
   addArtifact(input: NewArtifact): number;
   updateArtifact(
     id: number,
-    patch: Partial<Pick<ArtifactRecord, 'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'>>,
+    patch: Partial<
+      Pick<
+        ArtifactRecord,
+        'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'
+      >
+    >,
   ): void;
   setLocation(artifactId: number, location: ArtifactLocation): void;
 

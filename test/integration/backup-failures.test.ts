@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesBelow, partialSize } from '../fixtures/backup-dir.js';
 import { drbot, spawnDrbot, type Workspace, workspace } from '../fixtures/cli.js';
 import { docker, execIn, waitFor } from '../fixtures/docker.js';
-import { startS3, type S3Server } from '../fixtures/s3.js';
+import { type S3Server, startS3 } from '../fixtures/s3.js';
 import { createSeed, type Seed, teardownSeed, waitForDatabases } from '../fixtures/seed.js';
 
 let seed: Seed;
@@ -21,7 +21,12 @@ INSERT INTO t SELECT seq, CONCAT(MD5(seq), MD5(seq * 3), MD5(seq * 7), MD5(seq *
 `;
 
 async function s3Keys(prefix = 'drbot/'): Promise<string[]> {
-  const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   const res = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
   client.destroy();
   return (res.Contents ?? []).map((o) => o.Key as string);
@@ -46,7 +51,12 @@ afterAll(async () => {
 describe('a run that breaks half-way', () => {
   it('stopping the database container during the dump gives a failed run with the cause and no set', async () => {
     const { result } = spawnDrbot(ws, ['backup', 'mysql-prod']);
-    await waitFor('the dump to stream', () => partialSize(ws.backupDir, 'mysql-prod.sql.gz') > 256 * 1024, 60_000, 10);
+    await waitFor(
+      'the dump to stream',
+      () => partialSize(ws.backupDir, 'mysql-prod.sql.gz') > 256 * 1024,
+      60_000,
+      10,
+    );
 
     docker(['kill', 'mysql-prod']);
     const res = await result.finally(async () => {
@@ -68,14 +78,21 @@ describe('a run that breaks half-way', () => {
 
   it('stopping the S3 server during the upload gives a failed run with the cause and nothing that looks complete', async () => {
     const { result } = spawnDrbot(ws, ['backup', 'mysql-prod']);
-    await waitFor('the upload to be under way', () => partialSize(ws.backupDir, 'mysql-prod.sql.gz') > 1024 * 1024, 60_000, 10);
+    await waitFor(
+      'the upload to be under way',
+      () => partialSize(ws.backupDir, 'mysql-prod.sql.gz') > 1024 * 1024,
+      60_000,
+      10,
+    );
 
     await s3.stop();
     const res = await result;
     s3 = await startS3(s3.bucket, s3);
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/cause: asset mysql-prod, step dump: s3 s3:\/\/drbot-test\/drbot: upload of drbot\/\S+\/mysql-prod\.sql\.gz failed: /);
+    expect(res.stderr).toMatch(
+      /cause: asset mysql-prod, step dump: s3 s3:\/\/drbot-test\/drbot: upload of drbot\/\S+\/mysql-prod\.sql\.gz failed: /,
+    );
     expect(res.stderr).toMatch(/could not remove the failed set's files from s3/);
     expect(filesBelow(ws.backupDir)).toEqual([]);
     expect(await s3Keys()).toEqual([]);
@@ -85,19 +102,41 @@ describe('a run that breaks half-way', () => {
   it('a dump tool that exits non-zero fails the run with its exit code and stderr, even though gzip succeeded', async () => {
     const wrongUser = workspace({
       s3,
-      extra: { databases: [{ name: 'mysql-prod', container: 'mysql-prod', engine: 'mariadb', tier: 'critical', user: 'intruder' }] },
+      extra: {
+        databases: [
+          {
+            name: 'mysql-prod',
+            container: 'mysql-prod',
+            engine: 'mariadb',
+            tier: 'critical',
+            user: 'intruder',
+          },
+        ],
+      },
     });
 
     const res = await drbot(wrongUser, ['backup', 'mysql-prod']);
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/mariadb-dump in container mysql-prod exited with code 2 — stderr: .*Access denied for user 'intruder'/);
+    expect(res.stderr).toMatch(
+      /mariadb-dump in container mysql-prod exited with code 2 — stderr: .*Access denied for user 'intruder'/,
+    );
     expect(filesBelow(wrongUser.backupDir)).toEqual([]);
   });
 
   it('a password variable the container does not have is named, without any value', async () => {
     const noSecret = workspace({
-      extra: { databases: [{ name: 'mysql-prod', container: 'mysql-prod', engine: 'mysql', tier: 'critical', passwordEnv: 'DB_PASSWORD' }] },
+      extra: {
+        databases: [
+          {
+            name: 'mysql-prod',
+            container: 'mysql-prod',
+            engine: 'mysql',
+            tier: 'critical',
+            passwordEnv: 'DB_PASSWORD',
+          },
+        ],
+      },
     });
 
     const res = await drbot(noSecret, ['backup', 'mysql-prod']);
@@ -122,7 +161,9 @@ describe('secrets', () => {
     expect(res.code, res.stderr).toBe(0);
     const all = seen.join('\n');
     // The sampling must have caught the dump itself, or this test would prove nothing.
-    expect(all).toMatch(/mariadb-dump --user=root --single-transaction --routines --triggers --events --all-databases/);
+    expect(all).toMatch(
+      /mariadb-dump --user=root --single-transaction --routines --triggers --events --all-databases/,
+    );
     expect(all).not.toContain(seed.mysqlPassword);
     expect(res.stdout + res.stderr).not.toContain(seed.mysqlPassword);
     expect(res.stderr).toMatch(/"msg":"dump started"/); // logging was on

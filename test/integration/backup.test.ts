@@ -7,8 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drbot, type Workspace, workspace } from '../fixtures/cli.js';
 import { docker } from '../fixtures/docker.js';
 import { extractAndHash, pipeDumpInto, scratchDatabase } from '../fixtures/restore-by-hand.js';
-import { startS3, type S3Server } from '../fixtures/s3.js';
-import { createSeed, mysqlFingerprint, postgresFingerprint, type Seed, teardownSeed, volumeHashes } from '../fixtures/seed.js';
+import { type S3Server, startS3 } from '../fixtures/s3.js';
+import {
+  createSeed,
+  mysqlFingerprint,
+  postgresFingerprint,
+  type Seed,
+  teardownSeed,
+  volumeHashes,
+} from '../fixtures/seed.js';
 
 let seed: Seed;
 let s3: S3Server;
@@ -20,7 +27,12 @@ async function s3Objects(prefix: string): Promise<Map<string, Buffer>> {
   const list = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
   for (const o of list.Contents ?? []) {
     const body = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: o.Key }));
-    out.set(o.Key as string, Buffer.from(await (body.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()));
+    out.set(
+      o.Key as string,
+      Buffer.from(
+        await (body.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      ),
+    );
   }
   return out;
 }
@@ -56,19 +68,38 @@ describe('drbot backup all on the seed scenario', () => {
     const res = await drbot(ws, ['backup', 'all', '--json']);
 
     expect(res.code, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout) as { data: { setId: string; status: string; artifacts: { asset: string }[] } };
+    const out = JSON.parse(res.stdout) as {
+      data: { setId: string; status: string; artifacts: { asset: string }[] };
+    };
     setId = out.data.setId;
     expect(out.data.status).toBe('succeeded');
-    expect(out.data.artifacts.map((a) => a.asset).sort()).toEqual(['app-data', 'config-data', 'mysql-prod', 'postgres-prod', 'user-uploads']);
+    expect(out.data.artifacts.map((a) => a.asset).sort()).toEqual([
+      'app-data',
+      'config-data',
+      'mysql-prod',
+      'postgres-prod',
+      'user-uploads',
+    ]);
     setDir = localSetDir(setId);
     const localFiles = readdirSync(setDir).sort();
-    expect(localFiles).toEqual(['SHA256SUMS', 'app-data.tar.gz', 'config-data.tar.gz', 'manifest.json', 'mysql-prod.sql.gz', 'postgres-prod.sql.gz', 'user-uploads.tar.gz']);
+    expect(localFiles).toEqual([
+      'SHA256SUMS',
+      'app-data.tar.gz',
+      'config-data.tar.gz',
+      'manifest.json',
+      'mysql-prod.sql.gz',
+      'postgres-prod.sql.gz',
+      'user-uploads.tar.gz',
+    ]);
     const relDir = setDir.slice(ws.backupDir.length + 1);
     expect(relDir).toMatch(new RegExp(`^\\d{4}/\\d{2}/\\d{2}/${setId}$`));
     const remote = await s3Objects(`drbot/${relDir}/`);
     expect([...remote.keys()].map((k) => k.split('/').pop()).sort()).toEqual(localFiles);
     for (const f of localFiles) {
-      expect(remote.get(`drbot/${relDir}/${f}`)?.equals(readFileSync(join(setDir, f))), `${f} identical on S3`).toBe(true);
+      expect(
+        remote.get(`drbot/${relDir}/${f}`)?.equals(readFileSync(join(setDir, f))),
+        `${f} identical on S3`,
+      ).toBe(true);
     }
   });
 
@@ -82,13 +113,20 @@ describe('drbot backup all on the seed scenario', () => {
     const mysql = manifest.artifacts.find((a: { asset: string }) => a.asset === 'mysql-prod');
     expect(mysql).toMatchObject({ kind: 'mysql-dump', file: 'mysql-prod.sql.gz', compression: 'gzip' });
     expect(mysql.engineVersion).toMatch(/^mariadb 10\./);
-    expect(mysql.sha256).toBe(createHash('sha256').update(readFileSync(join(setDir, 'mysql-prod.sql.gz'))).digest('hex'));
+    expect(mysql.sha256).toBe(
+      createHash('sha256')
+        .update(readFileSync(join(setDir, 'mysql-prod.sql.gz')))
+        .digest('hex'),
+    );
     expect(mysql.size).toBe(readFileSync(join(setDir, 'mysql-prod.sql.gz')).length);
     const pg = manifest.artifacts.find((a: { asset: string }) => a.asset === 'postgres-prod');
     expect(pg).toMatchObject({ kind: 'postgres-dump' });
     expect(pg.engineVersion).toMatch(/^postgres 15\./);
-    expect(manifest.artifacts.find((a: { asset: string }) => a.asset === 'app-data')).toMatchObject({ kind: 'volume-tar' });
-    for (const a of manifest.artifacts) expect(typeof a.startedAt === 'string' && typeof a.endedAt === 'string').toBe(true);
+    expect(manifest.artifacts.find((a: { asset: string }) => a.asset === 'app-data')).toMatchObject({
+      kind: 'volume-tar',
+    });
+    for (const a of manifest.artifacts)
+      expect(typeof a.startedAt === 'string' && typeof a.endedAt === 'string').toBe(true);
   });
 
   it('the MariaDB dump restored by hand with gunzip -c | mysql gives the same rows', async () => {
@@ -106,7 +144,9 @@ describe('drbot backup all on the seed scenario', () => {
 
     pipeDumpInto('drbot-scratch-pg', join(setDir, 'postgres-prod.sql.gz'), 'postgres', env);
 
-    expect(postgresFingerprint('drbot-scratch-pg', env)).toBe(postgresFingerprint('postgres-prod', seed.postgresEnv));
+    expect(postgresFingerprint('drbot-scratch-pg', env)).toBe(
+      postgresFingerprint('postgres-prod', seed.postgresEnv),
+    );
     expect(postgresFingerprint('drbot-scratch-pg', env)).toMatch(/^1500\|/);
     docker(['rm', '-f', '-v', 'drbot-scratch-pg']);
   });
@@ -130,8 +170,12 @@ describe('drbot backup all on the seed scenario', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/cache-data\s+volume\s+-\s+none\s+.*excluded/);
     expect(res.stdout).toMatch(/unprotected volumes[^\n]*\n(.*\n)*\s+scratch-unlabelled/);
-    expect(res.stdout).toMatch(/mysql-prod-data \(used by mysql-prod\) — data directory of database mysql-prod/);
-    expect(res.stdout).toMatch(new RegExp(`app-data\\s+volume\\s+critical\\s+realtime\\s+7 years\\s+15m\\s+${setId}\\s+\\S+.*ok`));
+    expect(res.stdout).toMatch(
+      /mysql-prod-data \(used by mysql-prod\) — data directory of database mysql-prod/,
+    );
+    expect(res.stdout).toMatch(
+      new RegExp(`app-data\\s+volume\\s+critical\\s+realtime\\s+7 years\\s+15m\\s+${setId}\\s+\\S+.*ok`),
+    );
   });
 
   it('lists the run', async () => {
@@ -175,12 +219,24 @@ describe('bad input', () => {
   });
 
   it('a malformed label shows in status with the bad value and what is allowed', async () => {
-    docker(['volume', 'create', '--label', 'drbot.fixture=seed', '--label', 'tier=gold', '--label', 'retention=forever', 'bad-labels']);
+    docker([
+      'volume',
+      'create',
+      '--label',
+      'drbot.fixture=seed',
+      '--label',
+      'tier=gold',
+      '--label',
+      'retention=forever',
+      'bad-labels',
+    ]);
 
     const status = await drbot(ws, ['status']);
     const backup = await drbot(ws, ['backup', 'bad-labels']);
 
-    expect(status.stdout).toMatch(/volume bad-labels: label tier='gold' is not a configured tier \(allowed: critical, important, logs, temporary\)/);
+    expect(status.stdout).toMatch(
+      /volume bad-labels: label tier='gold' is not a configured tier \(allowed: critical, important, logs, temporary\)/,
+    );
     expect(status.stdout).toMatch(/retention='forever' is not a retention \(allowed: <n><unit>/);
     expect(backup.code).toBe(2);
     expect(backup.stderr).toMatch(/bad-labels' cannot be backed up until its labels are fixed/);

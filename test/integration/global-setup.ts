@@ -12,13 +12,17 @@ export default function setup(): void {
   try {
     execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`integration tests need a Docker engine and none answers (docker info failed: ${(err as Error).message.split('\n')[0]}). Run them with \`npm test\`, which starts one.`);
+    throw new Error(
+      `integration tests need a Docker engine and none answers (docker info failed: ${(err as Error).message.split('\n')[0]}). Run them with \`npm test\`, which starts one.`,
+    );
   }
   for (const image of ['drbot-test/busybox:latest', 'drbot-test/db:latest']) {
     try {
       execFileSync('docker', ['image', 'inspect', image], { stdio: 'pipe' });
     } catch {
-      throw new Error(`integration tests need the image ${image}; build it with scripts/test-env/images.sh (npm test does)`);
+      throw new Error(
+        `integration tests need the image ${image}; build it with scripts/test-env/images.sh (npm test does)`,
+      );
     }
   }
   if (!existsSync(join(repo, 'dist', 'src', 'cli-main.js'))) {

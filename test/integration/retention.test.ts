@@ -8,7 +8,7 @@ import { filesBelow } from '../fixtures/backup-dir.js';
 import { docker, removeByLabel } from '../fixtures/docker.js';
 import { type EngineHarness, engineHarness } from '../fixtures/engine.js';
 import { BUSYBOX_IMAGE } from '../fixtures/images.js';
-import { startS3, type S3Server } from '../fixtures/s3.js';
+import { type S3Server, startS3 } from '../fixtures/s3.js';
 
 const LABEL = 'drbot.fixture=retention';
 const DAY = 24 * 3600 * 1000;
@@ -16,7 +16,12 @@ let s3: S3Server;
 let h: EngineHarness;
 
 async function s3Keys(): Promise<string[]> {
-  const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   const res = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'drbot/' }));
   client.destroy();
   return (res.Contents ?? []).map((o) => (o.Key as string).slice('drbot/'.length)).sort();
@@ -28,9 +33,40 @@ function localKeys(): string[] {
 
 beforeAll(async () => {
   removeByLabel(LABEL);
-  docker(['volume', 'create', '--label', LABEL, '--label', 'tier=important', '--label', 'retention=30days', 'ret-short']);
-  docker(['volume', 'create', '--label', LABEL, '--label', 'tier=critical', '--label', 'retention=7years', 'ret-long']);
-  docker(['run', '--rm', '-v', 'ret-short:/a', '-v', 'ret-long:/b', BUSYBOX_IMAGE, 'sh', '-c', 'echo short > /a/f; echo long > /b/f']);
+  docker([
+    'volume',
+    'create',
+    '--label',
+    LABEL,
+    '--label',
+    'tier=important',
+    '--label',
+    'retention=30days',
+    'ret-short',
+  ]);
+  docker([
+    'volume',
+    'create',
+    '--label',
+    LABEL,
+    '--label',
+    'tier=critical',
+    '--label',
+    'retention=7years',
+    'ret-long',
+  ]);
+  docker([
+    'run',
+    '--rm',
+    '-v',
+    'ret-short:/a',
+    '-v',
+    'ret-long:/b',
+    BUSYBOX_IMAGE,
+    'sh',
+    '-c',
+    'echo short > /a/f; echo long > /b/f',
+  ]);
   s3 = await startS3();
   h = engineHarness({ s3 });
 });
@@ -63,7 +99,11 @@ describe('retention by recorded set time, on every target', () => {
 
     const report = c.prune as { refused: string[]; deleted: unknown[] };
     expect(report.refused).toHaveLength(1);
-    expect(report.refused[0]).toMatch(new RegExp(`prune of ret-short refused: it would leave no good backup \\(${sets.B.id}/ret-short.tar.gz is missing on local\\)`));
+    expect(report.refused[0]).toMatch(
+      new RegExp(
+        `prune of ret-short refused: it would leave no good backup \\(${sets.B.id}/ret-short.tar.gz is missing on local\\)`,
+      ),
+    );
     expect(report.deleted).toEqual([]);
     const aShort = `${setDirectory(sets.A.id, sets.A.at)}/ret-short.tar.gz`;
     expect(localKeys()).toContain(aShort);
@@ -75,7 +115,9 @@ describe('retention by recorded set time, on every target', () => {
 
     const report = d.prune as { refused: string[]; deleted: Array<{ setId: string; asset: string }> };
     expect(report.refused).toEqual([]);
-    expect(report.deleted.map((x) => `${x.setId}:${x.asset}`).sort()).toEqual([`${sets.A?.id}:ret-short`, `${sets.B?.id}:ret-short`].sort());
+    expect(report.deleted.map((x) => `${x.setId}:${x.asset}`).sort()).toEqual(
+      [`${sets.A?.id}:ret-short`, `${sets.B?.id}:ret-short`].sort(),
+    );
     const aDir = setDirectory(sets.A?.id as string, sets.A?.at as Date);
     const bDir = setDirectory(sets.B?.id as string, sets.B?.at as Date);
     const dDir = setDirectory(d.id, d.at);
@@ -83,7 +125,11 @@ describe('retention by recorded set time, on every target', () => {
       // Set A held only ret-short: gone entirely, manifest included.
       expect(keys.filter((k) => k.startsWith(aDir))).toEqual([]);
       // Set B keeps ret-long, with a manifest that no longer lists ret-short.
-      expect(keys.filter((k) => k.startsWith(bDir)).sort()).toEqual([`${bDir}/SHA256SUMS`, `${bDir}/manifest.json`, `${bDir}/ret-long.tar.gz`]);
+      expect(keys.filter((k) => k.startsWith(bDir)).sort()).toEqual([
+        `${bDir}/SHA256SUMS`,
+        `${bDir}/manifest.json`,
+        `${bDir}/ret-long.tar.gz`,
+      ]);
       // The newest good set of ret-short survives.
       expect(keys).toContain(`${dDir}/ret-short.tar.gz`);
     }

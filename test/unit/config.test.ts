@@ -200,7 +200,9 @@ describe('buildConfig: invalid values', () => {
     const err = configErrorOf(() => buildConfig({ storge: { local: { dir: '/x' } } }));
 
     expect(err.message).toContain("unknown key(s) 'storge'");
-    expect(err.message).toContain('allowed: state, docker, storage, backup, tiers, databases, services, slack');
+    expect(err.message).toContain(
+      'allowed: state, docker, storage, backup, tiers, databases, services, slack',
+    );
   });
 
   it('lists the allowed keys of a nested object', () => {

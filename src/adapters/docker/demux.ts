@@ -36,7 +36,8 @@ export class DockerDemux extends Transform {
 
   override _flush(callback: TransformCallback): void {
     // A truncated frame at the end means the connection broke mid-frame.
-    if (this.pending.length) callback(new Error(`docker stream ended inside a frame (${this.pending.length} bytes left)`));
+    if (this.pending.length)
+      callback(new Error(`docker stream ended inside a frame (${this.pending.length} bytes left)`));
     else callback();
   }
 

@@ -26,7 +26,11 @@ export function dockerOptions(host: string): Docker.DockerOptions {
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   if (host.startsWith('/')) return { socketPath: host };
   const url = new URL(host.replace(/^tcp:/, 'http:'));
-  return { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' };
+  return {
+    host: url.hostname,
+    port: Number(url.port || 2375),
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+  };
 }
 
 export class DockerRuntime implements ContainerRuntime {
@@ -44,7 +48,11 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       await this.docker.ping();
     } catch (err) {
-      throw externalError(ErrorCode.DOCKER_UNREACHABLE, `Docker engine at ${this.host} does not answer: ${(err as Error).message}`, { cause: err });
+      throw externalError(
+        ErrorCode.DOCKER_UNREACHABLE,
+        `Docker engine at ${this.host} does not answer: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -76,7 +84,9 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async containerEnv(container: string, key: string): Promise<string | undefined> {
-    const info = await this.call(`inspect container ${container}`, () => this.docker.getContainer(container).inspect());
+    const info = await this.call(`inspect container ${container}`, () =>
+      this.docker.getContainer(container).inspect(),
+    );
     const prefix = `${key}=`;
     const entry = (info.Config.Env ?? []).find((e) => e.startsWith(prefix));
     return entry?.slice(prefix.length);
@@ -93,7 +103,9 @@ export class DockerRuntime implements ContainerRuntime {
         ...(options.user ? { User: options.user } : {}),
       }),
     );
-    const raw = (await this.call(`start exec in ${container}`, () => exec.start({ hijack: true, stdin: false }))) as Readable;
+    const raw = (await this.call(`start exec in ${container}`, () =>
+      exec.start({ hijack: true, stdin: false }),
+    )) as Readable;
     const demux = new DockerDemux();
     const stdout = new PassThrough({ highWaterMark: 1 << 20 });
     // The raw socket → demux → stdout chain keeps backpressure end to end.
@@ -124,7 +136,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   async exportVolume(volume: string): Promise<{ stream: Readable; done: Promise<void> }> {
     const anchor = await this.createAnchor(volume, '/volume');
-    const remove = () => anchor.remove({ force: true }).catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
+    const remove = () =>
+      anchor
+        .remove({ force: true })
+        .catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
     try {
       const archive = (await anchor.getArchive({ path: '/volume/.' })) as unknown as Readable;
       const done = new Promise<void>((resolve, reject) => {
@@ -135,7 +150,11 @@ export class DockerRuntime implements ContainerRuntime {
       return { stream: archive, done };
     } catch (err) {
       await remove();
-      throw externalError(ErrorCode.ARCHIVE_FAILED, `cannot read volume ${volume} through the archive API: ${(err as Error).message}`, { cause: err, asset: volume, step: 'archive' });
+      throw externalError(
+        ErrorCode.ARCHIVE_FAILED,
+        `cannot read volume ${volume} through the archive API: ${(err as Error).message}`,
+        { cause: err, asset: volume, step: 'archive' },
+      );
     }
   }
 
@@ -170,7 +189,11 @@ export class DockerRuntime implements ContainerRuntime {
       await this.docker.getImage(ANCHOR_IMAGE).inspect();
     })().catch((err) => {
       this.anchorReady = undefined;
-      throw externalError(ErrorCode.DOCKER_FAILED, `cannot create the ${ANCHOR_IMAGE} image: ${(err as Error).message}`, { cause: err });
+      throw externalError(
+        ErrorCode.DOCKER_FAILED,
+        `cannot create the ${ANCHOR_IMAGE} image: ${(err as Error).message}`,
+        { cause: err },
+      );
     });
     return this.anchorReady;
   }
@@ -182,12 +205,20 @@ export class DockerRuntime implements ContainerRuntime {
       if (err instanceof AppError) throw err;
       const e = err as { statusCode?: number; code?: string; message: string; json?: { message?: string } };
       if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
-        throw externalError(ErrorCode.DOCKER_UNREACHABLE, `Docker engine at ${this.host} is unreachable (${e.code}) while trying to ${what}`, { cause: err });
+        throw externalError(
+          ErrorCode.DOCKER_UNREACHABLE,
+          `Docker engine at ${this.host} is unreachable (${e.code}) while trying to ${what}`,
+          { cause: err },
+        );
       }
       if (e.statusCode === 409 && /is not running/.test(e.json?.message ?? e.message)) {
-        throw externalError(ErrorCode.CONTAINER_NOT_RUNNING, `${what}: ${e.json?.message ?? e.message}`, { cause: err });
+        throw externalError(ErrorCode.CONTAINER_NOT_RUNNING, `${what}: ${e.json?.message ?? e.message}`, {
+          cause: err,
+        });
       }
-      throw externalError(ErrorCode.DOCKER_FAILED, `${what} failed: ${e.json?.message ?? e.message}`, { cause: err });
+      throw externalError(ErrorCode.DOCKER_FAILED, `${what} failed: ${e.json?.message ?? e.message}`, {
+        cause: err,
+      });
     }
   }
 }

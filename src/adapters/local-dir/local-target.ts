@@ -24,7 +24,11 @@ export class LocalDirTarget implements BackupTarget {
       await mkdir(this.dir, { recursive: true });
       await access(this.dir, constants.W_OK);
     } catch (err) {
-      throw externalError(ErrorCode.LOCAL_WRITE_FAILED, `backup directory ${this.dir} is not writable: ${(err as Error).message}`, { cause: err });
+      throw externalError(
+        ErrorCode.LOCAL_WRITE_FAILED,
+        `backup directory ${this.dir} is not writable: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -45,7 +49,11 @@ export class LocalDirTarget implements BackupTarget {
           await closed;
           await rename(partial, path);
         } catch (err) {
-          throw externalError(ErrorCode.LOCAL_WRITE_FAILED, `cannot write ${path}: ${(err as Error).message}`, { cause: err, step: 'upload' });
+          throw externalError(
+            ErrorCode.LOCAL_WRITE_FAILED,
+            `cannot write ${path}: ${(err as Error).message}`,
+            { cause: err, step: 'upload' },
+          );
         }
       },
       abort: async () => {
@@ -64,7 +72,9 @@ export class LocalDirTarget implements BackupTarget {
       await writeFile(`${path}.partial`, body);
       await rename(`${path}.partial`, path);
     } catch (err) {
-      throw externalError(ErrorCode.LOCAL_WRITE_FAILED, `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+      throw externalError(ErrorCode.LOCAL_WRITE_FAILED, `cannot write ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -76,7 +86,9 @@ export class LocalDirTarget implements BackupTarget {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     }).catch((err) => {
-      throw externalError(ErrorCode.LOCAL_WRITE_FAILED, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+      throw externalError(ErrorCode.LOCAL_WRITE_FAILED, `cannot read ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     });
     return stream;
   }
@@ -87,7 +99,10 @@ export class LocalDirTarget implements BackupTarget {
     await rm(`${path}.partial`, { force: true });
     // Remove directories the deletion left empty (set, day, month, year), never the root.
     for (let d = dirname(path); d.startsWith(this.dir + sep); d = dirname(d)) {
-      const empty = await readdir(d).then((e) => e.length === 0, () => false);
+      const empty = await readdir(d).then(
+        (e) => e.length === 0,
+        () => false,
+      );
       if (!empty) break;
       await rmdir(d).catch(() => undefined);
     }

@@ -84,7 +84,9 @@ export class S3Target implements BackupTarget {
     });
     const done = upload.done();
     // If S3 fails mid-stream, stop the producer instead of letting it block on a full buffer.
-    done.catch((err) => input.destroy(this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err)));
+    done.catch((err) =>
+      input.destroy(this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err)),
+    );
     let aborted = false;
     return {
       stream: input,
@@ -103,7 +105,9 @@ export class S3Target implements BackupTarget {
         await upload.abort().catch(() => undefined);
         await done.catch(() => undefined);
         // If the upload had completed before the abort, the object must not survive.
-        await this.delete(key).catch((err) => this.log.warn({ key, err: (err as Error).message }, 'could not delete aborted upload'));
+        await this.delete(key).catch((err) =>
+          this.log.warn({ key, err: (err as Error).message }, 'could not delete aborted upload'),
+        );
       },
     };
   }
@@ -111,7 +115,12 @@ export class S3Target implements BackupTarget {
   async put(key: string, body: string | Buffer): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.key(key), Body: body, StorageClass: this.config.storageClass }),
+        new PutObjectCommand({
+          Bucket: this.config.bucket,
+          Key: this.key(key),
+          Body: body,
+          StorageClass: this.config.storageClass,
+        }),
       );
     } catch (err) {
       throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err);
@@ -120,7 +129,9 @@ export class S3Target implements BackupTarget {
 
   async read(key: string): Promise<Readable> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }));
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }),
+      );
       return res.Body as Readable;
     } catch (err) {
       throw this.fail(ErrorCode.S3_FAILED, `cannot read ${this.key(key)}`, err);
@@ -144,7 +155,8 @@ export class S3Target implements BackupTarget {
         const res = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: full, ContinuationToken: token }),
         );
-        for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.prefix ? this.prefix.length + 1 : 0));
+        for (const o of res.Contents ?? [])
+          if (o.Key) keys.push(o.Key.slice(this.prefix ? this.prefix.length + 1 : 0));
         token = res.IsTruncated ? res.NextContinuationToken : undefined;
       } while (token);
     } catch (err) {
@@ -158,7 +170,12 @@ export class S3Target implements BackupTarget {
   }
 
   private fail(code: ErrorCode, what: string, err: unknown) {
-    const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+    const e = err as {
+      name?: string;
+      message?: string;
+      code?: string;
+      $metadata?: { httpStatusCode?: number };
+    };
     const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : '';
     const cause = e.message || e.code || e.name || String(err);
     return externalError(code, `${this.name} ${this.location}: ${what}: ${cause}${status}`, { cause: err });

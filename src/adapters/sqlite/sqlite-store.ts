@@ -59,11 +59,27 @@ export function migrate(db: Database.Database): void {
 export class SqliteStore implements StateStore {
   constructor(private readonly db: Database.Database) {}
 
-  createRun(input: { kind: Run['kind']; requester: string; target: string; status: RunStatus; at: Date }): Run {
+  createRun(input: {
+    kind: Run['kind'];
+    requester: string;
+    target: string;
+    status: RunStatus;
+    at: Date;
+  }): Run {
     const tx = this.db.transaction(() => {
       const info = this.db
-        .prepare('INSERT INTO runs (id, kind, requester, target, status, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(`new-${OWNER}-${Math.random()}`, input.kind, input.requester, input.target, input.status, input.at.toISOString(), OWNER);
+        .prepare(
+          'INSERT INTO runs (id, kind, requester, target, status, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          `new-${OWNER}-${Math.random()}`,
+          input.kind,
+          input.requester,
+          input.target,
+          input.status,
+          input.at.toISOString(),
+          OWNER,
+        );
       const id = `run-${info.lastInsertRowid}`;
       this.db.prepare('UPDATE runs SET id = ? WHERE seq = ?').run(id, info.lastInsertRowid);
       return id;
@@ -71,15 +87,17 @@ export class SqliteStore implements StateStore {
     return this.getRun(tx()) as Run;
   }
 
-  updateRun(id: string, patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error' | 'result'>>): Run {
-    const sets: string[] = [];
-    const values: unknown[] = [];
-    if (patch.status !== undefined) (sets.push('status = ?'), values.push(patch.status));
-    if (patch.startedAt !== undefined) (sets.push('started_at = ?'), values.push(iso(patch.startedAt)));
-    if (patch.endedAt !== undefined) (sets.push('ended_at = ?'), values.push(iso(patch.endedAt)));
-    if (patch.error !== undefined) (sets.push('error = ?'), values.push(scrub(patch.error)));
-    if (patch.result !== undefined) (sets.push('result = ?'), values.push(scrub(JSON.stringify(patch.result))));
-    if (sets.length) this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+  updateRun(
+    id: string,
+    patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error' | 'result'>>,
+  ): Run {
+    const cols: Record<string, unknown> = {};
+    if (patch.status !== undefined) cols.status = patch.status;
+    if (patch.startedAt !== undefined) cols.started_at = iso(patch.startedAt);
+    if (patch.endedAt !== undefined) cols.ended_at = iso(patch.endedAt);
+    if (patch.error !== undefined) cols.error = scrub(patch.error);
+    if (patch.result !== undefined) cols.result = scrub(JSON.stringify(patch.result));
+    this.update('runs', 'id', id, cols);
     return this.getRun(id) as Run;
   }
 
@@ -92,14 +110,26 @@ export class SqliteStore implements StateStore {
     return (this.db.prepare('SELECT * FROM runs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRun);
   }
 
-  appendEvent(runId: string, e: { at: Date; stage?: string; type: RunEventType; message: string; data?: Record<string, unknown> }): void {
+  appendEvent(
+    runId: string,
+    e: { at: Date; stage?: string; type: RunEventType; message: string; data?: Record<string, unknown> },
+  ): void {
     this.db
       .prepare('INSERT INTO run_events (run_id, at, stage, type, message, data) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(runId, e.at.toISOString(), e.stage ?? null, e.type, scrub(e.message), e.data ? scrub(JSON.stringify(e.data)) : null);
+      .run(
+        runId,
+        e.at.toISOString(),
+        e.stage ?? null,
+        e.type,
+        scrub(e.message),
+        e.data ? scrub(JSON.stringify(e.data)) : null,
+      );
   }
 
   events(runId: string): RunEvent[] {
-    return (this.db.prepare('SELECT * FROM run_events WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map((r) => ({
+    return (
+      this.db.prepare('SELECT * FROM run_events WHERE run_id = ? ORDER BY seq').all(runId) as Row[]
+    ).map((r) => ({
       runId: r.run_id as string,
       at: new Date(r.at as string),
       stage: str(r.stage),
@@ -112,16 +142,30 @@ export class SqliteStore implements StateStore {
   interruptRunning(at: Date): Run[] {
     // Only runs whose owning process is gone: a CLI started next to the bot must not mark the
     // bot's live runs as interrupted.
-    const rows = (this.db.prepare("SELECT id, owner FROM runs WHERE status = 'running'").all() as { id: string; owner: string | null }[])
-      .filter((r) => !ownerAlive(r.owner));
+    const rows = (
+      this.db.prepare("SELECT id, owner FROM runs WHERE status = 'running'").all() as {
+        id: string;
+        owner: string | null;
+      }[]
+    ).filter((r) => !ownerAlive(r.owner));
     const tx = this.db.transaction(() => {
       for (const { id } of rows) {
         this.db
-          .prepare("UPDATE runs SET status = 'interrupted', ended_at = ?, error = COALESCE(error, ?) WHERE id = ?")
+          .prepare(
+            "UPDATE runs SET status = 'interrupted', ended_at = ?, error = COALESCE(error, ?) WHERE id = ?",
+          )
           .run(at.toISOString(), 'the drbot process stopped while the run was in progress', id);
-        this.appendEvent(id, { at, type: 'error', message: 'interrupted: the drbot process stopped while the run was in progress' });
+        this.appendEvent(id, {
+          at,
+          type: 'error',
+          message: 'interrupted: the drbot process stopped while the run was in progress',
+        });
         // A set that was being written by the run can never become complete now.
-        this.db.prepare("UPDATE sets SET status = 'failed', error = 'interrupted' WHERE run_id = ? AND status = 'writing'").run(id);
+        this.db
+          .prepare(
+            "UPDATE sets SET status = 'failed', error = 'interrupted' WHERE run_id = ? AND status = 'writing'",
+          )
+          .run(id);
       }
     });
     tx();
@@ -134,16 +178,17 @@ export class SqliteStore implements StateStore {
       .run(input.id, input.runId, input.createdAt.toISOString());
   }
 
-  updateSet(id: string, patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>): void {
+  updateSet(
+    id: string,
+    patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>,
+  ): void {
     const cols: Record<string, unknown> = {};
     if (patch.status !== undefined) cols.status = patch.status;
     if (patch.completedAt !== undefined) cols.completed_at = iso(patch.completedAt);
     if (patch.error !== undefined) cols.error = scrub(patch.error);
     if (patch.verifiedAt !== undefined) cols.verified_at = iso(patch.verifiedAt);
     if (patch.deepVerifiedAt !== undefined) cols.deep_verified_at = iso(patch.deepVerifiedAt);
-    const keys = Object.keys(cols);
-    if (!keys.length) return;
-    this.db.prepare(`UPDATE sets SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`).run(...Object.values(cols), id);
+    this.update('sets', 'id', id, cols);
   }
 
   getSet(id: string): SetRecord | undefined {
@@ -155,7 +200,11 @@ export class SqliteStore implements StateStore {
     const statuses = filter.status;
     const rows = (
       statuses?.length
-        ? this.db.prepare(`SELECT * FROM sets WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at DESC, id DESC`).all(...statuses)
+        ? this.db
+            .prepare(
+              `SELECT * FROM sets WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at DESC, id DESC`,
+            )
+            .all(...statuses)
         : this.db.prepare('SELECT * FROM sets ORDER BY created_at DESC, id DESC').all()
     ) as Row[];
     return rows.map((r) => this.toSet(r));
@@ -163,14 +212,21 @@ export class SqliteStore implements StateStore {
 
   addArtifact(a: NewArtifact): number {
     const info = this.db
-      .prepare("INSERT INTO artifacts (set_id, asset, kind, file, compression, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'writing')")
+      .prepare(
+        "INSERT INTO artifacts (set_id, asset, kind, file, compression, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'writing')",
+      )
       .run(a.setId, a.asset, a.kind, a.file, a.compression, a.startedAt.toISOString());
     return Number(info.lastInsertRowid);
   }
 
   updateArtifact(
     id: number,
-    patch: Partial<Pick<ArtifactRecord, 'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'>>,
+    patch: Partial<
+      Pick<
+        ArtifactRecord,
+        'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'
+      >
+    >,
   ): void {
     const cols: Record<string, unknown> = {};
     if (patch.size !== undefined) cols.size = patch.size;
@@ -180,9 +236,7 @@ export class SqliteStore implements StateStore {
     if (patch.endedAt !== undefined) cols.ended_at = iso(patch.endedAt);
     if (patch.status !== undefined) cols.status = patch.status;
     if (patch.prunedAt !== undefined) cols.pruned_at = iso(patch.prunedAt);
-    const keys = Object.keys(cols);
-    if (!keys.length) return;
-    this.db.prepare(`UPDATE artifacts SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`).run(...Object.values(cols), id);
+    this.update('artifacts', 'id', id, cols);
   }
 
   setLocation(artifactId: number, l: ArtifactLocation): void {
@@ -198,10 +252,23 @@ export class SqliteStore implements StateStore {
     this.db.close();
   }
 
+  /** `UPDATE table SET col = ?, … WHERE key = ?` for the columns given (names are ours, not input). */
+  private update(table: string, key: string, value: unknown, cols: Record<string, unknown>): void {
+    const names = Object.keys(cols);
+    if (!names.length) return;
+    this.db
+      .prepare(`UPDATE ${table} SET ${names.map((k) => `${k} = ?`).join(', ')} WHERE ${key} = ?`)
+      .run(...Object.values(cols), value);
+  }
+
   private toSet(row: Row): SetRecord {
     const id = row.id as string;
-    const artifacts = (this.db.prepare('SELECT * FROM artifacts WHERE set_id = ? ORDER BY asset').all(id) as Row[]).map((a) => {
-      const locations = (this.db.prepare('SELECT * FROM locations WHERE artifact_id = ? ORDER BY target').all(a.id) as Row[]).map(
+    const artifacts = (
+      this.db.prepare('SELECT * FROM artifacts WHERE set_id = ? ORDER BY asset').all(id) as Row[]
+    ).map((a) => {
+      const locations = (
+        this.db.prepare('SELECT * FROM locations WHERE artifact_id = ? ORDER BY target').all(a.id) as Row[]
+      ).map(
         (l): ArtifactLocation => ({
           target: l.target as string,
           key: l.key as string,

@@ -115,11 +115,14 @@ describe('retentionCutoff', () => {
     ['2026-01-15T00:00:00.000Z', 3, 'month', '2025-10-15T00:00:00.000Z'],
     ['2028-02-29T05:00:00.000Z', 1, 'year', '2027-02-28T05:00:00.000Z'],
     ['2026-11-26T10:00:00.000Z', 7, 'year', '2019-11-26T10:00:00.000Z'],
-  ] as const)('from %s back %i %s lands on %s, clamped to the shorter month', (now, count, unit, expected) => {
-    const cutoff = retentionCutoff(new Date(now), { count, unit });
+  ] as const)(
+    'from %s back %i %s lands on %s, clamped to the shorter month',
+    (now, count, unit, expected) => {
+      const cutoff = retentionCutoff(new Date(now), { count, unit });
 
-    expect(cutoff.toISOString()).toBe(expected);
-  });
+      expect(cutoff.toISOString()).toBe(expected);
+    },
+  );
 
   it('goes back whole days in UTC, keeping the time of day', () => {
     const now = new Date('2026-03-10T12:34:56.789Z');
