@@ -23,7 +23,8 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
   const { store, clock, targets } = deps;
   const inventory = await loadInventory(deps);
   const retentionByAsset = new Map(inventory.assets.map((a) => [a.name, a.policy.retention]));
-  const sets = store.listSets({ status: ['complete'] });
+  // Safety snapshots are not restore points and are kept for undo; retention skips them.
+  const sets = store.listSets({ status: ['complete'], purpose: 'backup' });
   const setById = new Map(sets.map((s) => [s.id, s]));
   const retained: RetainedArtifact[] = sets.flatMap((s) =>
     s.artifacts

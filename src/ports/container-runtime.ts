@@ -28,6 +28,18 @@ export interface ExecOptions {
   /** `KEY=value` entries passed through the exec's environment — never argv. */
   env?: string[];
   user?: string;
+  /** Fed to the process's stdin, which is closed when this stream ends. */
+  stdin?: Readable;
+}
+
+/** What a scratch container (deep verify, recovery tests) is made of. */
+export interface ScratchContainerSpec {
+  name: string;
+  image: string;
+  /** `KEY=value` entries; may hold a scratch password (never logged). */
+  env: string[];
+  labels: Record<string, string>;
+  cmd?: string[];
 }
 
 export interface ExecResult {
@@ -61,4 +73,20 @@ export interface ContainerRuntime {
   exec(container: string, options: ExecOptions): Promise<ExecResult & { stdout: string }>;
   /** A tar stream of a volume's content (entries `./…`), through the engine's archive API. */
   exportVolume(volume: string): Promise<{ stream: Readable; done: Promise<void> }>;
+  /** Extracts a tar stream into a volume (over what is there), through the archive API. */
+  importVolume(volume: string, tar: Readable): Promise<void>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Removes a volume; a missing one is not an error. */
+  removeVolume(name: string): Promise<void>;
+  /** The container by name, or undefined when there is none. */
+  inspectContainer(name: string): Promise<(ContainerInfo & { env: string[] }) | undefined>;
+  startContainer(name: string): Promise<void>;
+  /** Stops gracefully (SIGTERM, then SIGKILL after `timeoutSeconds`); a stopped one is fine. */
+  stopContainer(name: string, timeoutSeconds: number): Promise<void>;
+  /** Creates and starts a throw-away container; remove it with `removeContainer`. */
+  runScratchContainer(spec: ScratchContainerSpec): Promise<void>;
+  /** Removes a container and its anonymous volumes; a missing one is not an error. */
+  removeContainer(name: string): Promise<void>;
+  /** Names of containers and volumes carrying a label (to find leftovers). */
+  listByLabel(label: string): Promise<{ containers: string[]; volumes: string[] }>;
 }

@@ -31,12 +31,32 @@ export interface ArtifactRecord {
   endedAt: Date | undefined;
   status: 'writing' | 'complete' | 'failed' | 'pruned';
   prunedAt: Date | undefined;
+  /** What a restore needs to recreate the asset: volume labels, database container and engine. */
+  meta: ArtifactMeta;
+  /** Last time its checksum was confirmed on every target by a verify. */
+  verifiedAt: Date | undefined;
+  /** Last time a deep verify restored it into scratch and it passed the sanity checks. */
+  deepVerifiedAt: Date | undefined;
+  /** Why the last verify of it failed, if it did. */
+  verifyError: string | undefined;
   locations: ArtifactLocation[];
 }
+
+export interface ArtifactMeta {
+  labels?: Record<string, string>;
+  container?: string;
+  engine?: string;
+  image?: string;
+  user?: string;
+}
+
+/** `backup`: a restore point; `safety`: the state a restore replaced, kept for undo. */
+export type SetPurpose = 'backup' | 'safety';
 
 export interface SetRecord {
   id: string;
   runId: string;
+  purpose: SetPurpose;
   createdAt: Date;
   completedAt: Date | undefined;
   status: SetStatus;
@@ -53,6 +73,7 @@ export interface NewArtifact {
   file: string;
   compression: string;
   startedAt: Date;
+  meta?: ArtifactMeta;
 }
 
 /** Durable state: runs with their timelines, and the catalog of sets and artifacts. */
@@ -72,14 +93,14 @@ export interface StateStore {
   /** Marks every `running` run `interrupted` (process died); returns them. */
   interruptRunning(at: Date): Run[];
 
-  createSet(input: { id: string; runId: string; createdAt: Date }): void;
+  createSet(input: { id: string; runId: string; createdAt: Date; purpose?: SetPurpose }): void;
   updateSet(
     id: string,
     patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>,
   ): void;
   getSet(id: string): SetRecord | undefined;
-  /** Sets newest first, optionally of some statuses only. */
-  listSets(filter?: { status?: SetStatus[] }): SetRecord[];
+  /** Sets newest first, optionally of some statuses / purposes only. */
+  listSets(filter?: { status?: SetStatus[]; purpose?: SetPurpose }): SetRecord[];
 
   addArtifact(input: NewArtifact): number;
   updateArtifact(
@@ -87,7 +108,7 @@ export interface StateStore {
     patch: Partial<
       Pick<
         ArtifactRecord,
-        'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'
+        'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt' | 'verifiedAt' | 'deepVerifiedAt' | 'verifyError'
       >
     >,
   ): void;

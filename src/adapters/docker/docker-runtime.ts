@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { AppError, ErrorCode, externalError } from '../../errors.js';
@@ -9,6 +9,7 @@ import type {
   ExecOptions,
   ExecResult,
   ExecStream,
+  ScratchContainerSpec,
   VolumeInfo,
 } from '../../ports/container-runtime.js';
 import { DockerDemux } from './demux.js';
@@ -98,19 +99,32 @@ export class DockerRuntime implements ContainerRuntime {
       c.exec({
         Cmd: options.cmd,
         Env: options.env ?? [],
+        AttachStdin: options.stdin !== undefined,
         AttachStdout: true,
         AttachStderr: true,
         ...(options.user ? { User: options.user } : {}),
       }),
     );
     const raw = (await this.call(`start exec in ${container}`, () =>
-      exec.start({ hijack: true, stdin: false }),
-    )) as Readable;
+      exec.start({ hijack: true, stdin: options.stdin !== undefined }),
+    )) as Duplex;
     const demux = new DockerDemux();
     const stdout = new PassThrough({ highWaterMark: 1 << 20 });
+    let inputError: Error | undefined;
+    if (options.stdin) {
+      const input = options.stdin;
+      // Ending our side half-closes the connection: the process sees EOF on stdin and its
+      // output keeps coming until it exits.
+      input.once('error', (err: Error) => {
+        inputError = err;
+        raw.destroy(err);
+      });
+      input.pipe(raw);
+    }
     // The raw socket → demux → stdout chain keeps backpressure end to end.
     const flowing = pipeline(raw, demux, stdout);
     const done = flowing.then(async (): Promise<ExecResult> => {
+      if (inputError) throw inputError;
       // The stream can end a moment before the engine records the exit code.
       for (let i = 0; i < 200; i++) {
         const info = await exec.inspect();
@@ -119,7 +133,11 @@ export class DockerRuntime implements ContainerRuntime {
         }
         await new Promise((r) => setTimeout(r, 25));
       }
-      throw externalError(ErrorCode.DOCKER_FAILED, `exec in ${container} did not report an exit code`);
+      throw externalError(ErrorCode.DOCKER_FAILED, `exec in ${container} did not report an exit code (did the container stop?)`, {
+        stderrTail: demux.stderrTail,
+      });
+    }, (err: Error) => {
+      throw inputError ?? err;
     });
     // A consumer that fails destroys stdout; make the caller's error the one that counts.
     done.catch(() => undefined);
@@ -156,6 +174,105 @@ export class DockerRuntime implements ContainerRuntime {
         { cause: err, asset: volume, step: 'archive' },
       );
     }
+  }
+
+  async importVolume(volume: string, tar: Readable): Promise<void> {
+    const anchor = await this.createAnchor(volume, '/volume');
+    try {
+      await anchor.putArchive(tar as unknown as NodeJS.ReadableStream, { path: '/volume' });
+    } catch (err) {
+      throw externalError(ErrorCode.ARCHIVE_FAILED, `cannot extract into volume ${volume} through the archive API: ${(err as Error).message}`, {
+        cause: err,
+        step: 'restore',
+      });
+    } finally {
+      await anchor.remove({ force: true }).catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
+    }
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.call(`create volume ${name}`, () => this.docker.createVolume({ Name: name, Labels: labels }));
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return;
+      await this.call(`remove volume ${name}`, () => Promise.reject(err));
+    }
+  }
+
+  async inspectContainer(name: string): Promise<(ContainerInfo & { env: string[] }) | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(name).inspect();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      return this.call(`inspect container ${name}`, () => Promise.reject(err));
+    }
+    return {
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      image: info.Config.Image,
+      running: info.State.Running,
+      state: info.State.Status,
+      labels: info.Config.Labels ?? {},
+      mounts: (info.Mounts ?? []).map((m) => ({ volume: m.Type === 'volume' ? m.Name : undefined, destination: m.Destination })),
+      env: info.Config.Env ?? [],
+    };
+  }
+
+  async startContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).start();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 304) return; // already running
+      await this.call(`start container ${name}`, () => Promise.reject(err));
+    }
+  }
+
+  async stopContainer(name: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(name).stop({ t: timeoutSeconds });
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 304) return; // already stopped
+      await this.call(`stop container ${name}`, () => Promise.reject(err));
+    }
+  }
+
+  async runScratchContainer(spec: ScratchContainerSpec): Promise<void> {
+    const c = await this.call(`create scratch container ${spec.name}`, () =>
+      this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Env: spec.env,
+        Labels: spec.labels,
+        ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+        HostConfig: { NetworkMode: 'none' },
+      }),
+    );
+    await this.call(`start scratch container ${spec.name}`, () => c.start());
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).remove({ force: true, v: true });
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return;
+      await this.call(`remove container ${name}`, () => Promise.reject(err));
+    }
+  }
+
+  async listByLabel(label: string): Promise<{ containers: string[]; volumes: string[] }> {
+    const [containers, volumes] = await Promise.all([
+      this.call('list containers', () => this.docker.listContainers({ all: true, filters: { label: [label] } })),
+      this.call('list volumes', () => this.docker.listVolumes({ filters: { label: [label] } })),
+    ]);
+    return {
+      containers: containers.map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, '')),
+      volumes: (volumes.Volumes ?? []).map((v) => v.Name),
+    };
   }
 
   /** A never-started container from the empty anchor image with `volume` mounted at `path`. */

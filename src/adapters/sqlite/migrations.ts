@@ -67,4 +67,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (artifact_id, target)
   );
   `,
+  // 2: safety snapshots are sets too (purpose), per-artifact verification results, and what
+  // a restore needs to recreate an asset that is gone (volume labels, database container).
+  `
+  ALTER TABLE sets ADD COLUMN purpose TEXT NOT NULL DEFAULT 'backup';
+  ALTER TABLE artifacts ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE artifacts ADD COLUMN verified_at TEXT;
+  ALTER TABLE artifacts ADD COLUMN deep_verified_at TEXT;
+  ALTER TABLE artifacts ADD COLUMN verify_error TEXT;
+  `,
 ];

@@ -5,6 +5,8 @@ import Database from 'better-sqlite3';
 import type { Run, RunEvent, RunEventType, RunStatus } from '../../domain/runs.js';
 import type {
   ArtifactLocation,
+  ArtifactMeta,
+  SetPurpose,
   ArtifactRecord,
   NewArtifact,
   SetRecord,
@@ -172,10 +174,10 @@ export class SqliteStore implements StateStore {
     return rows.map(({ id }) => this.getRun(id) as Run);
   }
 
-  createSet(input: { id: string; runId: string; createdAt: Date }): void {
+  createSet(input: { id: string; runId: string; createdAt: Date; purpose?: SetPurpose }): void {
     this.db
-      .prepare("INSERT INTO sets (id, run_id, created_at, status) VALUES (?, ?, ?, 'writing')")
-      .run(input.id, input.runId, input.createdAt.toISOString());
+      .prepare("INSERT INTO sets (id, run_id, created_at, status, purpose) VALUES (?, ?, ?, 'writing', ?)")
+      .run(input.id, input.runId, input.createdAt.toISOString(), input.purpose ?? 'backup');
   }
 
   updateSet(
@@ -196,26 +198,27 @@ export class SqliteStore implements StateStore {
     return row ? this.toSet(row) : undefined;
   }
 
-  listSets(filter: { status?: SetRecord['status'][] } = {}): SetRecord[] {
-    const statuses = filter.status;
-    const rows = (
-      statuses?.length
-        ? this.db
-            .prepare(
-              `SELECT * FROM sets WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at DESC, id DESC`,
-            )
-            .all(...statuses)
-        : this.db.prepare('SELECT * FROM sets ORDER BY created_at DESC, id DESC').all()
-    ) as Row[];
-    return rows.map((r) => this.toSet(r));
+  listSets(filter: { status?: SetRecord['status'][]; purpose?: SetPurpose } = {}): SetRecord[] {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.status?.length) {
+      where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
+      values.push(...filter.status);
+    }
+    if (filter.purpose) {
+      where.push('purpose = ?');
+      values.push(filter.purpose);
+    }
+    const sql = `SELECT * FROM sets ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC`;
+    return (this.db.prepare(sql).all(...values) as Row[]).map((r) => this.toSet(r));
   }
 
   addArtifact(a: NewArtifact): number {
     const info = this.db
       .prepare(
-        "INSERT INTO artifacts (set_id, asset, kind, file, compression, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'writing')",
+        "INSERT INTO artifacts (set_id, asset, kind, file, compression, started_at, status, meta) VALUES (?, ?, ?, ?, ?, ?, 'writing', ?)",
       )
-      .run(a.setId, a.asset, a.kind, a.file, a.compression, a.startedAt.toISOString());
+      .run(a.setId, a.asset, a.kind, a.file, a.compression, a.startedAt.toISOString(), JSON.stringify(a.meta ?? {}));
     return Number(info.lastInsertRowid);
   }
 
@@ -224,7 +227,16 @@ export class SqliteStore implements StateStore {
     patch: Partial<
       Pick<
         ArtifactRecord,
-        'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt'
+        | 'size'
+        | 'rawSize'
+        | 'sha256'
+        | 'engineVersion'
+        | 'endedAt'
+        | 'status'
+        | 'prunedAt'
+        | 'verifiedAt'
+        | 'deepVerifiedAt'
+        | 'verifyError'
       >
     >,
   ): void {
@@ -236,6 +248,9 @@ export class SqliteStore implements StateStore {
     if (patch.endedAt !== undefined) cols.ended_at = iso(patch.endedAt);
     if (patch.status !== undefined) cols.status = patch.status;
     if (patch.prunedAt !== undefined) cols.pruned_at = iso(patch.prunedAt);
+    if (patch.verifiedAt !== undefined) cols.verified_at = iso(patch.verifiedAt);
+    if (patch.deepVerifiedAt !== undefined) cols.deep_verified_at = iso(patch.deepVerifiedAt);
+    if (patch.verifyError !== undefined) cols.verify_error = patch.verifyError === '' ? null : scrub(patch.verifyError);
     this.update('artifacts', 'id', id, cols);
   }
 
@@ -291,12 +306,17 @@ export class SqliteStore implements StateStore {
         endedAt: date(a.ended_at),
         status: a.status as ArtifactRecord['status'],
         prunedAt: date(a.pruned_at),
+        meta: JSON.parse((a.meta as string) || '{}') as ArtifactMeta,
+        verifiedAt: date(a.verified_at),
+        deepVerifiedAt: date(a.deep_verified_at),
+        verifyError: str(a.verify_error),
         locations,
       } satisfies ArtifactRecord;
     });
     return {
       id,
       runId: row.run_id as string,
+      purpose: row.purpose as SetPurpose,
       createdAt: new Date(row.created_at as string),
       completedAt: date(row.completed_at),
       status: row.status as SetRecord['status'],

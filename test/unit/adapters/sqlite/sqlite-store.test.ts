@@ -250,6 +250,7 @@ describe('SqliteStore (in memory)', () => {
         error: undefined,
         verifiedAt: at(5),
         deepVerifiedAt: undefined,
+        purpose: 'backup',
       });
       expect(set?.artifacts.map((a) => a.asset)).toEqual(['app-data', 'main']);
       expect(set?.artifacts[1]).toEqual({
@@ -267,6 +268,10 @@ describe('SqliteStore (in memory)', () => {
         endedAt: at(2),
         status: 'complete',
         prunedAt: undefined,
+        meta: {},
+        verifiedAt: undefined,
+        deepVerifiedAt: undefined,
+        verifyError: undefined,
         locations: [
           {
             target: 'local',

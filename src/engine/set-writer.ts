@@ -1,0 +1,233 @@
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import pLimit from 'p-limit';
+import { type Asset, artifactFileName, artifactKindOf } from '../domain/assets.js';
+import { artifactKey, newSetId, setDirectory } from '../domain/layout.js';
+import { AppError, describeError, ErrorCode, externalError, inContext, toAppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BackupTarget, TargetWrite } from '../ports/backup-target.js';
+import type { ArtifactMeta, SetPurpose, SetRecord } from '../ports/state-store.js';
+import type { EngineDeps } from './deps.js';
+import { buildManifest, writeManifest } from './manifest.js';
+import type { RunContext } from './run-context.js';
+import { sourceFor } from './sources.js';
+import { FanOut, HashCounter, hashStream, StreamInspector } from './streams.js';
+
+export interface ArtifactSummary {
+  asset: string;
+  kind: string;
+  file: string;
+  size: number;
+  rawSize: number;
+  sha256: string;
+  ms: number;
+}
+
+export interface WrittenSet {
+  setId: string;
+  artifacts: ArtifactSummary[];
+}
+
+/** A set that could not be completed: what failed, per asset, after its files were removed. */
+export class SetWriteError extends AppError {
+  constructor(
+    readonly setId: string,
+    readonly failures: string[],
+    first: AppError,
+  ) {
+    super(
+      first.code,
+      first.kind,
+      failures.length === 1 ? first.message : `${failures.length} assets failed: ${failures.join(' | ')}`,
+      {
+        cause: first,
+        ...(failures.length === 1 && first.asset ? { asset: first.asset } : {}),
+        ...(failures.length === 1 && first.step ? { step: first.step } : {}),
+        ...(failures.length === 1 && first.stderrTail ? { stderrTail: first.stderrTail } : {}),
+      },
+    );
+  }
+}
+
+export interface WriteSetOptions {
+  assets: Asset[];
+  purpose: SetPurpose;
+  at: Date;
+  /** Where to write; every one is required for the set to be complete. */
+  targets: BackupTarget[];
+  /** Wraps the two phases, so a backup run shows them as its `dump` and `verify` stages. */
+  phase: <T>(name: 'dump' | 'verify', fn: (log: Logger) => Promise<T>) => Promise<T>;
+}
+
+/**
+ * Writes one set: each asset in one streamed pass (source → gzip → sha256 → every target at
+ * once), then every artifact read back and hashed on every target, then SHA256SUMS and the
+ * manifest. Complete, or removed with the causes recorded — never half-written.
+ */
+export async function writeSet(deps: EngineDeps, ctx: RunContext, options: WriteSetOptions): Promise<WrittenSet> {
+  const { store, clock } = deps;
+  const setId = newSetId(options.at);
+  store.createSet({ id: setId, runId: ctx.run.id, createdAt: options.at, purpose: options.purpose });
+  try {
+    const artifacts = await options.phase('dump', async (log) => {
+      const limit = pLimit(deps.config.backup.parallelism);
+      const settled = await Promise.allSettled(
+        options.assets.map((asset) => limit(() => writeArtifact(deps, ctx, log, options, setId, asset))),
+      );
+      const failures = settled.flatMap((s) => (s.status === 'rejected' ? [toAppError(s.reason)] : []));
+      if (failures.length) throw new SetWriteError(setId, failures.map(describeError), failures[0] as AppError);
+      return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    });
+    await options.phase('verify', async () => {
+      const set = store.getSet(setId) as SetRecord;
+      await confirmOnTargets(deps, ctx, set, options.targets);
+      const completedAt = clock.now();
+      const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt);
+      await Promise.all(options.targets.map((t) => writeManifest(t, set, manifest)));
+      store.updateSet(setId, { status: 'complete', completedAt });
+      ctx.info(`set ${setId} complete: ${artifacts.length} artifact(s) confirmed on ${options.targets.map((t) => t.name).join(', ')}`);
+    });
+    return { setId, artifacts };
+  } catch (err) {
+    const e = err instanceof SetWriteError ? err : new SetWriteError(setId, [describeError(err)], toAppError(err));
+    await discardSet(deps, ctx, setId, options.at, options.targets);
+    store.updateSet(setId, { status: 'failed', error: e.failures.join(' | ') });
+    throw e;
+  }
+}
+
+function metaOf(asset: Asset): ArtifactMeta {
+  return asset.kind === 'volume'
+    ? { labels: asset.labels }
+    : { container: asset.container, engine: asset.engine, user: asset.user };
+}
+
+async function writeArtifact(
+  deps: EngineDeps,
+  ctx: RunContext,
+  log: Logger,
+  options: WriteSetOptions,
+  setId: string,
+  asset: Asset,
+): Promise<ArtifactSummary> {
+  const { store, clock } = deps;
+  const targets = options.targets;
+  const file = artifactFileName(asset);
+  const key = artifactKey(setId, options.at, file);
+  const started = clock.now();
+  const artifactId = store.addArtifact({
+    setId,
+    asset: asset.name,
+    kind: artifactKindOf(asset),
+    file,
+    compression: 'gzip',
+    startedAt: started,
+    meta: metaOf(asset),
+  });
+  const alog = log.child({ asset: asset.name });
+  let writes: TargetWrite[] = [];
+  try {
+    const source = await sourceFor(deps.runtime, asset);
+    const sizeHint = previousSize(deps, asset.name);
+    writes = await Promise.all(targets.map((t) => t.write(key, sizeHint)));
+    for (const t of targets) store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
+    alog.info({ tool: source.tool, key }, 'dump started');
+
+    const inspector = new StreamInspector();
+    const hasher = new HashCounter();
+    const flow = pipeline(
+      source.stream,
+      inspector,
+      createGzip({ level: deps.config.backup.compressionLevel }),
+      hasher,
+      new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
+    );
+    const [piped, produced] = await Promise.allSettled([flow, source.finished]);
+    if (piped.status === 'rejected' || produced.status === 'rejected') throw pickCause(piped, produced);
+    const { engineVersion } = source.check({ bytes: inspector.bytes, head: inspector.head, tail: inspector.tail });
+    await Promise.all(writes.map((w) => w.commit()));
+
+    const ended = clock.now();
+    store.updateArtifact(artifactId, {
+      size: hasher.bytes,
+      rawSize: inspector.bytes,
+      sha256: hasher.sha256,
+      ...(engineVersion ? { engineVersion } : {}),
+      endedAt: ended,
+    });
+    const ms = ended.getTime() - started.getTime();
+    ctx.info(
+      `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}) sha256 ${hasher.sha256.slice(0, 12)}…`,
+      { asset: asset.name, ms },
+    );
+    return { asset: asset.name, kind: artifactKindOf(asset), file, size: hasher.bytes, rawSize: inspector.bytes, sha256: hasher.sha256, ms };
+  } catch (err) {
+    const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
+    await Promise.all(writes.map((w) => w.abort(e).catch(() => undefined)));
+    store.updateArtifact(artifactId, { status: 'failed', endedAt: clock.now() });
+    ctx.error(`${asset.name}: ${describeError(e)}`, { asset: asset.name, code: e.code });
+    throw e;
+  }
+}
+
+/** When the stream and the producer both failed, the more specific of the two causes. */
+function pickCause(piped: PromiseSettledResult<unknown>, produced: PromiseSettledResult<unknown>): unknown {
+  const a = piped.status === 'rejected' ? piped.reason : undefined;
+  const b = produced.status === 'rejected' ? produced.reason : undefined;
+  if (a instanceof AppError) return a; // a target failed: that is the cause, the producer was cut off
+  if (b instanceof AppError) return b; // the dump tool failed: its exit code and stderr say why
+  return a ?? b;
+}
+
+/** The last size of an asset's artifact, so S3 can pick a part size that fits 10,000 parts. */
+function previousSize(deps: EngineDeps, asset: string): number | undefined {
+  for (const set of deps.store.listSets({ status: ['complete'] })) {
+    const a = set.artifacts.find((x) => x.asset === asset && x.size !== undefined);
+    if (a?.size) return a.size;
+  }
+  return undefined;
+}
+
+/** Re-reads every artifact from every target and compares size and sha256 with what was written. */
+async function confirmOnTargets(deps: EngineDeps, ctx: RunContext, set: SetRecord, targets: BackupTarget[]): Promise<void> {
+  const checks = set.artifacts.flatMap((a) => targets.map((t) => ({ a, t })));
+  await Promise.all(
+    checks.map(async ({ a, t }) => {
+      const key = artifactKey(set.id, set.createdAt, a.file);
+      const got = await hashStream(await t.read(key));
+      if (got.sha256 !== a.sha256 || got.bytes !== a.size) {
+        deps.store.setLocation(a.id, { target: t.name, key, status: 'failed', confirmedAt: undefined });
+        throw externalError(
+          ErrorCode.CHECKSUM_MISMATCH,
+          `${t.name}: ${key} reads back as ${got.bytes} bytes sha256 ${got.sha256.slice(0, 12)}…, expected ${a.size} bytes ${a.sha256?.slice(0, 12)}…`,
+          { asset: a.asset, step: 'verify' },
+        );
+      }
+      deps.store.setLocation(a.id, { target: t.name, key, status: 'confirmed', confirmedAt: deps.clock.now() });
+    }),
+  );
+  const now = deps.clock.now();
+  for (const a of set.artifacts) deps.store.updateArtifact(a.id, { status: 'complete', verifiedAt: now });
+  ctx.info(`checksums confirmed for ${set.artifacts.length} artifact(s) on ${targets.map((t) => t.name).join(', ')}`);
+}
+
+/** Removes everything a failed set wrote, on every target; says what could not be removed. */
+async function discardSet(deps: EngineDeps, ctx: RunContext, setId: string, setTime: Date, targets: BackupTarget[]): Promise<void> {
+  const dir = setDirectory(setId, setTime);
+  const set = deps.store.getSet(setId);
+  await Promise.all(
+    targets.map(async (t) => {
+      try {
+        const keys = await t.list(`${dir}/`);
+        await Promise.all(keys.map((k) => t.delete(k)));
+        for (const a of set?.artifacts ?? []) {
+          const loc = a.locations.find((l) => l.target === t.name);
+          if (loc) deps.store.setLocation(a.id, { ...loc, status: 'deleted' });
+        }
+      } catch (err) {
+        // No manifest was written for this set, so nothing left behind can pass for complete.
+        ctx.warn(`could not remove the failed set's files from ${t.name}: ${describeError(err)}`, { target: t.name });
+      }
+    }),
+  );
+}
