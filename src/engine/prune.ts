@@ -33,7 +33,7 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
         setId: s.id,
         asset: a.asset,
         setTime: s.createdAt,
-        verified: s.deepVerifiedAt !== undefined,
+        verified: a.deepVerifiedAt !== undefined,
       })),
   );
   const plan = planPrune(clock.now(), retained, (asset) => retentionByAsset.get(asset));
