@@ -4,12 +4,16 @@ import { help, helpText } from './help.js';
 import { run } from './run.js';
 import { runs } from './runs.js';
 import { status } from './status.js';
+import { test } from './test.js';
+import { verify } from './verify.js';
 
 /** Every `/dr` subcommand, in the order help lists them. */
 export const COMMANDS: readonly CommandDefinition<never>[] = [
   help,
   status,
   backup,
+  verify,
+  test,
   runs,
   run,
 ] as unknown as CommandDefinition<never>[];

@@ -111,6 +111,22 @@ const configSchema = z
       })
       .strict()
       .default({ parallelism: 2, compressionLevel: 6 }),
+    verify: z
+      .object({
+        /** How long a scratch database may take to accept connections in a deep verify. */
+        readinessTimeout: span.default('3m'),
+      })
+      .strict()
+      .default({ readinessTimeout: '3m' }),
+    restore: z
+      .object({
+        /** How long services and databases may take to be ready again after a restore. */
+        readinessTimeout: span.default('5m'),
+        /** Grace period for stopping a service before it is killed. */
+        stopTimeout: span.default('30s'),
+      })
+      .strict()
+      .default({ readinessTimeout: '5m', stopTimeout: '30s' }),
     tiers: z.record(name, tier).default(DEFAULT_TIERS),
     databases: z.array(database).default([]),
     services: z.array(service).default([]),

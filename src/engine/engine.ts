@@ -3,6 +3,7 @@ import { ErrorCode, userError } from '../errors.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup.js';
 import type { EngineDeps } from './deps.js';
 import { buildStatus, type StatusReport } from './status.js';
+import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify.js';
 
 /** The one entry point front ends use: every `/dr` command goes through here. */
 export class Engine {
@@ -10,6 +11,14 @@ export class Engine {
 
   backup(request: BackupRequest): Promise<BackupOutcome> {
     return runBackup(this.deps, request);
+  }
+
+  verify(request: { set: string; deep: boolean; requester: string }): Promise<VerifyOutcome> {
+    return runVerify(this.deps, request);
+  }
+
+  test(request: { requester: string }): Promise<VerifyOutcome> {
+    return runRecoveryTest(this.deps, request);
   }
 
   status(): Promise<StatusReport> {

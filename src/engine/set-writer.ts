@@ -96,10 +96,11 @@ export async function writeSet(deps: EngineDeps, ctx: RunContext, options: Write
   }
 }
 
-function metaOf(asset: Asset): ArtifactMeta {
-  return asset.kind === 'volume'
-    ? { labels: asset.labels }
-    : { container: asset.container, engine: asset.engine, user: asset.user };
+/** What a restore or deep verify needs later, even if the volume or container is gone by then. */
+async function metaOf(deps: EngineDeps, asset: Asset): Promise<ArtifactMeta> {
+  if (asset.kind === 'volume') return { labels: asset.labels };
+  const c = await deps.runtime.inspectContainer(asset.container).catch(() => undefined);
+  return { container: asset.container, engine: asset.engine, user: asset.user, ...(c ? { image: c.image } : {}) };
 }
 
 async function writeArtifact(
@@ -122,7 +123,7 @@ async function writeArtifact(
     file,
     compression: 'gzip',
     startedAt: started,
-    meta: metaOf(asset),
+    meta: await metaOf(deps, asset),
   });
   const alog = log.child({ asset: asset.name });
   let writes: TargetWrite[] = [];

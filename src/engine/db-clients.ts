@@ -1,0 +1,160 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { DbEngine } from '../domain/assets.js';
+
+/**
+ * What drbot runs inside a database container to restore and check a dump. Argv arrays only;
+ * the password goes through the exec environment (`MYSQL_PWD` / `PGPASSWORD`).
+ */
+export interface DbClient {
+  /** Candidates for the SQL client, first that exists wins. */
+  clients: string[];
+  restoreArgs(client: string, user: string): string[];
+  pingArgs(client: string, user: string): string[];
+  /** An authenticated query that proves the server answers and the credentials work. */
+  sanityArgs(client: string, user: string): string[];
+  /** Reads SQL for row counts from stdin and prints `name<TAB>count` lines. */
+  queryArgs(client: string, user: string): string[];
+  passwordEnv(password: string): string[];
+}
+
+const mysqlClient: DbClient = {
+  clients: ['mariadb', 'mysql'],
+  restoreArgs: (c, user) => [c, `--user=${user}`, '--default-character-set=utf8mb4'],
+  pingArgs: (c, user) => [c === 'mariadb' ? 'mariadb-admin' : 'mysqladmin', `--user=${user}`, 'ping'],
+  sanityArgs: (c, user) => [c, `--user=${user}`, '--batch', '--skip-column-names', '-e', 'SELECT COUNT(*) FROM information_schema.SCHEMATA'],
+  queryArgs: (c, user) => [c, `--user=${user}`, '--batch', '--skip-column-names'],
+  passwordEnv: (p) => [`MYSQL_PWD=${p}`],
+};
+
+const postgresClient: DbClient = {
+  clients: ['psql'],
+  restoreArgs: (c, user) => [c, '--username', user, '--dbname', 'postgres', '--no-password', '--quiet', '-v', 'ON_ERROR_STOP=1'],
+  pingArgs: (_c, user) => ['pg_isready', '--username', user],
+  sanityArgs: (c, user) => [c, '--username', user, '--dbname', 'postgres', '--no-password', '-Atc', 'SELECT count(*) FROM pg_database'],
+  queryArgs: (c, user) => [c, '--username', user, '--dbname', 'postgres', '--no-password', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1'],
+  passwordEnv: (p) => [`PGPASSWORD=${p}`],
+};
+
+export function dbClient(engine: DbEngine): DbClient {
+  return engine === 'postgres' ? postgresClient : mysqlClient;
+}
+
+/** What a dump says it contains, read while it streams past: databases and tables with rows. */
+export interface DumpContents {
+  databases: Set<string>;
+  /** `db.table` → rows (exact for PostgreSQL COPY; INSERT statements for MySQL). */
+  tables: Map<string, number>;
+}
+
+/**
+ * Watches a SQL dump line by line (without holding it) to learn which databases and tables
+ * hold data, so a restore can be checked against it.
+ */
+export class DumpAnalyzer extends Transform {
+  readonly contents: DumpContents = { databases: new Set(), tables: new Map() };
+  private partial = '';
+  private db = '';
+  private copying: string | undefined;
+
+  constructor(private readonly engine: DbEngine) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    const text = this.partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    // Lines can be megabytes long (extended INSERTs): only their start matters.
+    if (this.partial.length > 65536) this.partial = this.partial.slice(0, 65536);
+    for (const line of lines) this.line(line);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.partial) this.line(this.partial);
+    callback();
+  }
+
+  private line(line: string): void {
+    if (this.engine === 'postgres') return this.pgLine(line);
+    const use = /^USE `((?:[^`]|``)+)`;/.exec(line) ?? /^-- Current Database: `((?:[^`]|``)+)`/.exec(line);
+    if (use?.[1]) {
+      this.db = use[1].replaceAll('``', '`');
+      this.contents.databases.add(this.db);
+      return;
+    }
+    const insert = /^INSERT INTO `((?:[^`]|``)+)`/.exec(line);
+    if (insert?.[1] && this.db) {
+      const key = `${this.db}.${insert[1].replaceAll('``', '`')}`;
+      this.contents.tables.set(key, (this.contents.tables.get(key) ?? 0) + 1);
+    }
+  }
+
+  private pgLine(line: string): void {
+    if (this.copying !== undefined) {
+      if (line === '\\.') this.copying = undefined;
+      else this.contents.tables.set(this.copying, (this.contents.tables.get(this.copying) ?? 0) + 1);
+      return;
+    }
+    const connect = /^\\connect (?:-reuse-previous=on )?"?([^"\s]+)"?/.exec(line);
+    if (connect?.[1]) {
+      this.db = connect[1];
+      if (this.db !== 'template1') this.contents.databases.add(this.db);
+      return;
+    }
+    const copy = /^COPY ([^\s(]+) .*FROM stdin;$/.exec(line);
+    if (copy?.[1]) {
+      const key = `${this.db}.${copy[1]}`;
+      this.copying = key;
+      if (!this.contents.tables.has(key)) this.contents.tables.set(key, 0);
+    }
+  }
+}
+
+/**
+ * Makes a `pg_dumpall --clean` script restorable as the same superuser on a live server: the
+ * script drops and recreates every role, including the one running it, which PostgreSQL
+ * refuses; and it drops databases that may still have connections (FORCE, PostgreSQL ≥ 13).
+ */
+export class PgRestoreFilter extends Transform {
+  private partial = '';
+
+  constructor(
+    private readonly user: string,
+    private readonly force: boolean,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    const text = this.partial + chunk.toString('utf8');
+    const cut = text.lastIndexOf('\n');
+    if (cut < 0) {
+      this.partial = text;
+      return callback();
+    }
+    this.partial = text.slice(cut + 1);
+    callback(null, this.rewrite(text.slice(0, cut + 1)));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(null, this.partial ? this.rewrite(this.partial) : undefined);
+  }
+
+  private rewrite(block: string): string {
+    const role = this.user.replaceAll('"', '""');
+    const ident = `(?:"${escapeRegExp(role)}"|${escapeRegExp(this.user)})`;
+    let out = block
+      .replace(new RegExp(`^DROP ROLE IF EXISTS ${ident};$`, 'gm'), '-- (drbot) kept the restoring role: $&')
+      .replace(new RegExp(`^CREATE ROLE ${ident};$`, 'gm'), '-- (drbot) role exists: $&')
+      // The restoring role keeps the password it has now (the one in the container's
+      // environment); the dump's would lock drbot and the applications out.
+      .replace(new RegExp(`^(ALTER ROLE ${ident} WITH [^;\n]*?) PASSWORD '[^']*';$`, 'gm'), '$1;');
+    if (this.force) out = out.replace(/^(DROP DATABASE (?:IF EXISTS )?[^;\n]+);$/gm, '$1 WITH (FORCE);');
+    return out;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
