@@ -201,7 +201,7 @@ describe('buildConfig: invalid values', () => {
 
     expect(err.message).toContain("unknown key(s) 'storge'");
     expect(err.message).toContain(
-      'allowed: state, docker, storage, backup, tiers, databases, services, slack',
+      'allowed: state, docker, storage, backup, verify, restore, tiers, databases, services, slack',
     );
   });
 
