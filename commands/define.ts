@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ApprovalGate } from '../src/engine/approval.js';
 import type { Engine } from '../src/engine/engine.js';
 import type { Logger } from '../src/log.js';
 
@@ -20,6 +21,11 @@ export interface CommandResult {
 export interface CommandContext<A> {
   args: A;
   engine: Engine;
+  /**
+   * The approval gate for destructive commands, supplied by the front end: `--yes` in the CLI
+   * and terminal, the two-person approval card in Slack.
+   */
+  gate: (options: { yes: boolean }) => ApprovalGate;
   /** Who asked: a Slack user id, or `cli:<user>` / `terminal:<user>`. */
   requester: string;
   log: Logger;

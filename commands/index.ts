@@ -1,10 +1,12 @@
 import { backup } from './backup.js';
 import type { CommandDefinition } from './define.js';
 import { help, helpText } from './help.js';
+import { restore } from './restore.js';
 import { run } from './run.js';
 import { runs } from './runs.js';
 import { status } from './status.js';
 import { test } from './test.js';
+import { undo } from './undo.js';
 import { verify } from './verify.js';
 
 /** Every `/dr` subcommand, in the order help lists them. */
@@ -13,6 +15,8 @@ export const COMMANDS: readonly CommandDefinition<never>[] = [
   status,
   backup,
   verify,
+  restore,
+  undo,
   test,
   runs,
   run,

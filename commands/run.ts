@@ -4,25 +4,53 @@ import { runLine, table } from './format.js';
 
 export const run = defineCommand({
   name: 'run',
-  summary: 'One run in full: status, result and its timeline',
-  usage: 'run <run-id>',
+  summary: 'One run in full: status, key results and its timeline; --postmortem prints its postmortem',
+  usage: 'run <run-id> [--postmortem]',
   positionals: ['id'],
-  flags: {},
+  flags: {
+    postmortem: { type: 'boolean', description: 'print only the postmortem (Markdown) of a restore' },
+  },
   args: z.object({
     id: z
       .string({ error: 'a run id is required, e.g. run-12' })
-      .regex(/^[a-z]+-\d+$/, { message: 'must be a run id like run-12' }),
+      .regex(/^run-\d+$/, { message: 'must be a run id like run-12' }),
+    postmortem: z.boolean().default(false),
   }),
   access: { role: 'viewer', destructive: false },
   async run({ args, engine }) {
     const { run: r, events } = engine.run(args.id);
+    const pm = typeof r.result.postmortem === 'string' ? r.result.postmortem : undefined;
+    if (args.postmortem) {
+      if (!pm)
+        return {
+          ok: false,
+          text: `${r.id} has no postmortem: only restores and undos that were approved write one`,
+        };
+      return { ok: true, text: pm, data: { postmortem: pm } };
+    }
     const lines = [
       table([['RUN', 'KIND', 'TARGET', 'STATUS', 'CREATED', 'TOOK', 'BY', 'ERROR'], runLine(r)]),
-      '',
-      'timeline:',
     ];
+    const facts: Array<[string, unknown]> = [
+      ['set', r.result.setId],
+      ['safety snapshot', r.result.safetySetId],
+      [
+        'stopped by this run',
+        Array.isArray(r.result.stopped) && r.result.stopped.length
+          ? (r.result.stopped as string[]).join(', ')
+          : undefined,
+      ],
+    ];
+    for (const [k, v] of facts) if (typeof v === 'string' && v) lines.push(`${k}: ${v}`);
+    if (r.status === 'interrupted' && r.result.safetySetId) {
+      lines.push(
+        `the run was interrupted; its safety snapshot ${String(r.result.safetySetId)} is intact: drbot undo ${r.id} --yes puts it back`,
+      );
+    }
+    if (pm) lines.push(`postmortem: drbot run ${r.id} --postmortem`);
+    lines.push('', 'timeline:');
     for (const e of events) {
-      lines.push(`  ${e.at.toISOString()}  ${(e.stage ?? '').padEnd(9)} ${e.type.padEnd(11)} ${e.message}`);
+      lines.push(`  ${e.at.toISOString()}  ${(e.stage ?? '').padEnd(10)} ${e.type.padEnd(11)} ${e.message}`);
     }
     return {
       ok: r.status !== 'failed' && r.status !== 'interrupted',

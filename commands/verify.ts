@@ -4,17 +4,27 @@ import { verifyText } from './verify-format.js';
 
 export const verify = defineCommand({
   name: 'verify',
-  summary: 'Re-read a set from every target and compare checksums; --deep restores it into scratch and checks it',
+  summary:
+    'Re-read a set from every target and compare checksums; --deep restores it into scratch and checks it',
   usage: 'verify [set-id|latest] [--deep]',
   positionals: ['set?'],
-  flags: { deep: { type: 'boolean', description: 'restore into scratch containers/volumes and run sanity checks' } },
+  flags: {
+    deep: { type: 'boolean', description: 'restore into scratch containers/volumes and run sanity checks' },
+  },
   args: z.object({
-    set: z.string().regex(/^(latest|set-[0-9a-z-]+)$/, { message: 'must be a set id (set-…) or latest' }).default('latest'),
+    set: z
+      .string()
+      .regex(/^(latest|set-[0-9a-z-]+)$/, { message: 'must be a set id (set-…) or latest' })
+      .default('latest'),
     deep: z.boolean().default(false),
   }),
   access: { role: 'operator', destructive: false },
   async run({ args, engine, requester }) {
     const o = await engine.verify({ set: args.set, deep: args.deep, requester });
-    return { ok: o.status === 'succeeded', text: verifyText(`verify ${o.setIds.join(', ')}${args.deep ? ' --deep' : ''}`, o), data: o };
+    return {
+      ok: o.status === 'succeeded',
+      text: verifyText(`verify ${o.setIds.join(', ')}${args.deep ? ' --deep' : ''}`, o),
+      data: o,
+    };
   },
 });

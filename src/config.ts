@@ -88,7 +88,14 @@ const configSchema = z
   .object({
     state: z.string().default('./data/drbot.sqlite'),
     docker: z
-      .object({ host: z.string().default('unix:///var/run/docker.sock') })
+      .object({
+        host: z.string().default('unix:///var/run/docker.sock'),
+        /**
+         * Image for the one job the archive API cannot do: deleting files a restore must remove.
+         * Needs `rm`. Default: the image of a container that uses the volume.
+         */
+        helperImage: z.string().optional(),
+      })
       .strict()
       .default({ host: 'unix:///var/run/docker.sock' }),
     storage: z

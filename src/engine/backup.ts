@@ -40,7 +40,13 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
   const lock = acquireAssets(deps, 'backup', names);
 
   const startedAt = clock.now();
-  let run = store.createRun({ kind: 'backup', requester: request.requester, target: request.target, status: 'running', at: startedAt });
+  let run = store.createRun({
+    kind: 'backup',
+    requester: request.requester,
+    target: request.target,
+    status: 'running',
+    at: startedAt,
+  });
   lock.bind(run.id);
   const outcome: BackupOutcome = {
     run,
@@ -84,7 +90,12 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
       } else {
         outcome.failures = [describeError(e)];
       }
-      run = store.updateRun(run.id, { status: 'failed', endedAt: clock.now(), error: outcome.failures.join(' | '), result: resultOf(outcome, names) });
+      run = store.updateRun(run.id, {
+        status: 'failed',
+        endedAt: clock.now(),
+        error: outcome.failures.join(' | '),
+        result: resultOf(outcome, names),
+      });
       ctx.error(`backup failed: ${outcome.failures.join(' | ')}`, { code: e.code });
       return { ...outcome, run };
     }
@@ -99,9 +110,16 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
     outcome.status = 'succeeded';
     await ctx.stage('report', async () => {
       const total = outcome.artifacts.reduce((n, a) => n + a.size, 0);
-      ctx.info(`backup ${outcome.setId}: ${outcome.artifacts.length} artifact(s), ${total} bytes compressed`, { setId: outcome.setId, bytes: total });
+      ctx.info(
+        `backup ${outcome.setId}: ${outcome.artifacts.length} artifact(s), ${total} bytes compressed`,
+        { setId: outcome.setId, bytes: total },
+      );
     });
-    run = store.updateRun(run.id, { status: 'succeeded', endedAt: clock.now(), result: resultOf(outcome, names) });
+    run = store.updateRun(run.id, {
+      status: 'succeeded',
+      endedAt: clock.now(),
+      result: resultOf(outcome, names),
+    });
     return { ...outcome, run };
   } catch (err) {
     // Only reached by a bug in the handling above: never leave the run looking alive.

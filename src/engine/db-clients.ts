@@ -21,17 +21,55 @@ const mysqlClient: DbClient = {
   clients: ['mariadb', 'mysql'],
   restoreArgs: (c, user) => [c, `--user=${user}`, '--default-character-set=utf8mb4'],
   pingArgs: (c, user) => [c === 'mariadb' ? 'mariadb-admin' : 'mysqladmin', `--user=${user}`, 'ping'],
-  sanityArgs: (c, user) => [c, `--user=${user}`, '--batch', '--skip-column-names', '-e', 'SELECT COUNT(*) FROM information_schema.SCHEMATA'],
+  sanityArgs: (c, user) => [
+    c,
+    `--user=${user}`,
+    '--batch',
+    '--skip-column-names',
+    '-e',
+    'SELECT COUNT(*) FROM information_schema.SCHEMATA',
+  ],
   queryArgs: (c, user) => [c, `--user=${user}`, '--batch', '--skip-column-names'],
   passwordEnv: (p) => [`MYSQL_PWD=${p}`],
 };
 
 const postgresClient: DbClient = {
   clients: ['psql'],
-  restoreArgs: (c, user) => [c, '--username', user, '--dbname', 'postgres', '--no-password', '--quiet', '-v', 'ON_ERROR_STOP=1'],
+  restoreArgs: (c, user) => [
+    c,
+    '--username',
+    user,
+    '--dbname',
+    'postgres',
+    '--no-password',
+    '--quiet',
+    '-v',
+    'ON_ERROR_STOP=1',
+  ],
   pingArgs: (_c, user) => ['pg_isready', '--username', user],
-  sanityArgs: (c, user) => [c, '--username', user, '--dbname', 'postgres', '--no-password', '-Atc', 'SELECT count(*) FROM pg_database'],
-  queryArgs: (c, user) => [c, '--username', user, '--dbname', 'postgres', '--no-password', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1'],
+  sanityArgs: (c, user) => [
+    c,
+    '--username',
+    user,
+    '--dbname',
+    'postgres',
+    '--no-password',
+    '-Atc',
+    'SELECT count(*) FROM pg_database',
+  ],
+  queryArgs: (c, user) => [
+    c,
+    '--username',
+    user,
+    '--dbname',
+    'postgres',
+    '--no-password',
+    '-At',
+    '-F',
+    '\t',
+    '-v',
+    'ON_ERROR_STOP=1',
+  ],
   passwordEnv: (p) => [`PGPASSWORD=${p}`],
 };
 
@@ -76,7 +114,10 @@ export class DumpAnalyzer extends Transform {
   }
 
   private line(line: string): void {
-    if (this.engine === 'postgres') return this.pgLine(line);
+    if (this.engine === 'postgres') {
+      this.pgLine(line);
+      return;
+    }
     const use = /^USE `((?:[^`]|``)+)`;/.exec(line) ?? /^-- Current Database: `((?:[^`]|``)+)`/.exec(line);
     if (use?.[1]) {
       this.db = use[1].replaceAll('``', '`');
@@ -131,7 +172,8 @@ export class PgRestoreFilter extends Transform {
     const cut = text.lastIndexOf('\n');
     if (cut < 0) {
       this.partial = text;
-      return callback();
+      callback();
+      return;
     }
     this.partial = text.slice(cut + 1);
     callback(null, this.rewrite(text.slice(0, cut + 1)));

@@ -3,7 +3,7 @@ import type { DbEngine } from '../domain/assets.js';
 import { ErrorCode, externalError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ContainerRuntime } from '../ports/container-runtime.js';
-import { dbClient, DumpAnalyzer, type DumpContents, PgRestoreFilter } from './db-clients.js';
+import { DumpAnalyzer, type DumpContents, dbClient, PgRestoreFilter } from './db-clients.js';
 
 export interface DbTarget {
   runtime: ContainerRuntime;
@@ -30,17 +30,25 @@ async function pickClient(t: DbTarget): Promise<string> {
       return c;
     }
   }
-  throw externalError(ErrorCode.RESTORE_FAILED, `no SQL client (${dbClient(t.engine).clients.join(', ')}) in container ${t.container}`, {
-    asset: t.asset,
-    step: 'restore',
-  });
+  throw externalError(
+    ErrorCode.RESTORE_FAILED,
+    `no SQL client (${dbClient(t.engine).clients.join(', ')}) in container ${t.container}`,
+    {
+      asset: t.asset,
+      step: 'restore',
+    },
+  );
 }
 
 /**
  * Feeds a decompressed dump to the server's own client inside the container (stdin, argv
  * array, password in the exec environment) and returns what the dump said it contained.
  */
-export async function restoreDump(t: DbTarget, sql: Readable, options: { engineVersion?: string | undefined } = {}): Promise<DumpContents> {
+export async function restoreDump(
+  t: DbTarget,
+  sql: Readable,
+  options: { engineVersion?: string | undefined } = {},
+): Promise<DumpContents> {
   const client = await pickClient(t);
   const analyzer = new DumpAnalyzer(t.engine);
   let input: Readable = sql.pipe(analyzer);
@@ -60,11 +68,15 @@ export async function restoreDump(t: DbTarget, sql: Readable, options: { engineV
   exec.stdout.resume();
   const res = await exec.done;
   if (res.exitCode !== 0) {
-    throw externalError(ErrorCode.RESTORE_FAILED, `${client} in container ${t.container} exited with code ${res.exitCode} while loading the dump`, {
-      asset: t.asset,
-      step: 'restore',
-      stderrTail: res.stderrTail.trim().split('\n').slice(-8).join('\n'),
-    });
+    throw externalError(
+      ErrorCode.RESTORE_FAILED,
+      `${client} in container ${t.container} exited with code ${res.exitCode} while loading the dump`,
+      {
+        asset: t.asset,
+        step: 'restore',
+        stderrTail: res.stderrTail.trim().split('\n').slice(-8).join('\n'),
+      },
+    );
   }
   return analyzer.contents;
 }
@@ -80,9 +92,15 @@ export async function waitForDatabase(t: DbTarget, clock: Clock, timeoutMs: numb
   for (;;) {
     try {
       const client = await pickClient(t);
-      const ping = await t.runtime.exec(t.container, { cmd: c.pingArgs(client, t.user), env: c.passwordEnv(t.password) });
+      const ping = await t.runtime.exec(t.container, {
+        cmd: c.pingArgs(client, t.user),
+        env: c.passwordEnv(t.password),
+      });
       if (ping.exitCode === 0) {
-        const q = await t.runtime.exec(t.container, { cmd: c.sanityArgs(client, t.user), env: c.passwordEnv(t.password) });
+        const q = await t.runtime.exec(t.container, {
+          cmd: c.sanityArgs(client, t.user),
+          env: c.passwordEnv(t.password),
+        });
         if (q.exitCode === 0 && /^\d+/.test(q.stdout.trim())) return Date.now() - started;
         last = q.stderrTail.trim() || `sanity query exited ${q.exitCode}`;
       } else {
@@ -92,10 +110,14 @@ export async function waitForDatabase(t: DbTarget, clock: Clock, timeoutMs: numb
       last = (err as Error).message;
     }
     if (Date.now() - started > timeoutMs) {
-      throw externalError(ErrorCode.NOT_READY, `${t.engine} in container ${t.container} was not ready within ${Math.round(timeoutMs / 1000)} s: ${last.split('\n').slice(-2).join(' ')}`, {
-        asset: t.asset,
-        step: 'ready',
-      });
+      throw externalError(
+        ErrorCode.NOT_READY,
+        `${t.engine} in container ${t.container} was not ready within ${Math.round(timeoutMs / 1000)} s: ${last.split('\n').slice(-2).join(' ')}`,
+        {
+          asset: t.asset,
+          step: 'ready',
+        },
+      );
     }
     await clock.sleep(500);
   }
@@ -108,7 +130,10 @@ const literal = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "'
  * Row counts of the tables the dump filled, and the databases that exist, in one script read
  * from stdin (names are never put on a command line).
  */
-export async function countRestored(t: DbTarget, contents: DumpContents): Promise<{ databases: Set<string>; rows: Map<string, number> }> {
+export async function countRestored(
+  t: DbTarget,
+  contents: DumpContents,
+): Promise<{ databases: Set<string>; rows: Map<string, number> }> {
   const client = await pickClient(t);
   const lines: string[] = [];
   if (t.engine === 'postgres') {
@@ -120,13 +145,16 @@ export async function countRestored(t: DbTarget, contents: DumpContents): Promis
     }
     for (const [db, keys] of byDb) {
       lines.push(`\\connect ${JSON.stringify(db)}`);
-      for (const key of keys) lines.push(`SELECT ${literal(key)}, count(*) FROM ${key.slice(db.length + 1)};`);
+      for (const key of keys)
+        lines.push(`SELECT ${literal(key)}, count(*) FROM ${key.slice(db.length + 1)};`);
     }
   } else {
     lines.push("SELECT CONCAT('db:', SCHEMA_NAME), 0 FROM information_schema.SCHEMATA;");
     for (const key of contents.tables.keys()) {
       const [db, ...rest] = key.split('.');
-      lines.push(`SELECT ${literal(key)}, COUNT(*) FROM ${quoteMy(db as string)}.${quoteMy(rest.join('.'))};`);
+      lines.push(
+        `SELECT ${literal(key)}, COUNT(*) FROM ${quoteMy(db as string)}.${quoteMy(rest.join('.'))};`,
+      );
     }
   }
   const c = dbClient(t.engine);
@@ -139,11 +167,15 @@ export async function countRestored(t: DbTarget, contents: DumpContents): Promis
   exec.stdout.on('data', (b: Buffer) => chunks.push(b));
   const res = await exec.done;
   if (res.exitCode !== 0) {
-    throw externalError(ErrorCode.SANITY_CHECK_FAILED, `counting rows in ${t.container} failed (exit ${res.exitCode})`, {
-      asset: t.asset,
-      step: 'check',
-      stderrTail: res.stderrTail.trim().split('\n').slice(-5).join('\n'),
-    });
+    throw externalError(
+      ErrorCode.SANITY_CHECK_FAILED,
+      `counting rows in ${t.container} failed (exit ${res.exitCode})`,
+      {
+        asset: t.asset,
+        step: 'check',
+        stderrTail: res.stderrTail.trim().split('\n').slice(-5).join('\n'),
+      },
+    );
   }
   const databases = new Set<string>();
   const rows = new Map<string, number>();
@@ -157,14 +189,21 @@ export async function countRestored(t: DbTarget, contents: DumpContents): Promis
 }
 
 /** What is wrong with a restore, judged against what the dump contained. */
-export function checkRestored(engine: DbEngine, contents: DumpContents, found: { databases: Set<string>; rows: Map<string, number> }): string[] {
+export function checkRestored(
+  engine: DbEngine,
+  contents: DumpContents,
+  found: { databases: Set<string>; rows: Map<string, number> },
+): string[] {
   const problems: string[] = [];
-  for (const db of contents.databases) if (!found.databases.has(db)) problems.push(`database ${db} is missing`);
+  for (const db of contents.databases)
+    if (!found.databases.has(db)) problems.push(`database ${db} is missing`);
   for (const [table, expected] of contents.tables) {
     const got = found.rows.get(table);
     if (got === undefined) problems.push(`table ${table} could not be counted`);
-    else if (engine === 'postgres' && got !== expected) problems.push(`table ${table} has ${got} rows, the dump had ${expected}`);
-    else if (engine !== 'postgres' && expected > 0 && got === 0) problems.push(`table ${table} is empty, the dump had rows for it`);
+    else if (engine === 'postgres' && got !== expected)
+      problems.push(`table ${table} has ${got} rows, the dump had ${expected}`);
+    else if (engine !== 'postgres' && expected > 0 && got === 0)
+      problems.push(`table ${table} is empty, the dump had rows for it`);
   }
   return problems;
 }

@@ -1,7 +1,9 @@
 import type { Run, RunEvent } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
+import type { ApprovalGate } from './approval.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup.js';
 import type { EngineDeps } from './deps.js';
+import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore.js';
 import { buildStatus, type StatusReport } from './status.js';
 import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify.js';
 
@@ -19,6 +21,14 @@ export class Engine {
 
   test(request: { requester: string }): Promise<VerifyOutcome> {
     return runRecoveryTest(this.deps, request);
+  }
+
+  restore(request: RestoreRequest): Promise<RestoreOutcome> {
+    return runRestore(this.deps, request);
+  }
+
+  undo(request: { runId: string; requester: string; gate: ApprovalGate }): Promise<RestoreOutcome> {
+    return runUndo(this.deps, request);
   }
 
   status(): Promise<StatusReport> {

@@ -64,7 +64,11 @@ export interface WriteSetOptions {
  * once), then every artifact read back and hashed on every target, then SHA256SUMS and the
  * manifest. Complete, or removed with the causes recorded — never half-written.
  */
-export async function writeSet(deps: EngineDeps, ctx: RunContext, options: WriteSetOptions): Promise<WrittenSet> {
+export async function writeSet(
+  deps: EngineDeps,
+  ctx: RunContext,
+  options: WriteSetOptions,
+): Promise<WrittenSet> {
   const { store, clock } = deps;
   const setId = newSetId(options.at);
   store.createSet({ id: setId, runId: ctx.run.id, createdAt: options.at, purpose: options.purpose });
@@ -75,7 +79,8 @@ export async function writeSet(deps: EngineDeps, ctx: RunContext, options: Write
         options.assets.map((asset) => limit(() => writeArtifact(deps, ctx, log, options, setId, asset))),
       );
       const failures = settled.flatMap((s) => (s.status === 'rejected' ? [toAppError(s.reason)] : []));
-      if (failures.length) throw new SetWriteError(setId, failures.map(describeError), failures[0] as AppError);
+      if (failures.length)
+        throw new SetWriteError(setId, failures.map(describeError), failures[0] as AppError);
       return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     });
     await options.phase('verify', async () => {
@@ -85,11 +90,14 @@ export async function writeSet(deps: EngineDeps, ctx: RunContext, options: Write
       const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt);
       await Promise.all(options.targets.map((t) => writeManifest(t, set, manifest)));
       store.updateSet(setId, { status: 'complete', completedAt });
-      ctx.info(`set ${setId} complete: ${artifacts.length} artifact(s) confirmed on ${options.targets.map((t) => t.name).join(', ')}`);
+      ctx.info(
+        `set ${setId} complete: ${artifacts.length} artifact(s) confirmed on ${options.targets.map((t) => t.name).join(', ')}`,
+      );
     });
     return { setId, artifacts };
   } catch (err) {
-    const e = err instanceof SetWriteError ? err : new SetWriteError(setId, [describeError(err)], toAppError(err));
+    const e =
+      err instanceof SetWriteError ? err : new SetWriteError(setId, [describeError(err)], toAppError(err));
     await discardSet(deps, ctx, setId, options.at, options.targets);
     store.updateSet(setId, { status: 'failed', error: e.failures.join(' | ') });
     throw e;
@@ -100,7 +108,12 @@ export async function writeSet(deps: EngineDeps, ctx: RunContext, options: Write
 async function metaOf(deps: EngineDeps, asset: Asset): Promise<ArtifactMeta> {
   if (asset.kind === 'volume') return { labels: asset.labels };
   const c = await deps.runtime.inspectContainer(asset.container).catch(() => undefined);
-  return { container: asset.container, engine: asset.engine, user: asset.user, ...(c ? { image: c.image } : {}) };
+  return {
+    container: asset.container,
+    engine: asset.engine,
+    user: asset.user,
+    ...(c ? { image: c.image } : {}),
+  };
 }
 
 async function writeArtifact(
@@ -131,7 +144,8 @@ async function writeArtifact(
     const source = await sourceFor(deps.runtime, asset);
     const sizeHint = previousSize(deps, asset.name);
     writes = await Promise.all(targets.map((t) => t.write(key, sizeHint)));
-    for (const t of targets) store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
+    for (const t of targets)
+      store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
     alog.info({ tool: source.tool, key }, 'dump started');
 
     const inspector = new StreamInspector();
@@ -145,7 +159,11 @@ async function writeArtifact(
     );
     const [piped, produced] = await Promise.allSettled([flow, source.finished]);
     if (piped.status === 'rejected' || produced.status === 'rejected') throw pickCause(piped, produced);
-    const { engineVersion } = source.check({ bytes: inspector.bytes, head: inspector.head, tail: inspector.tail });
+    const { engineVersion } = source.check({
+      bytes: inspector.bytes,
+      head: inspector.head,
+      tail: inspector.tail,
+    });
     await Promise.all(writes.map((w) => w.commit()));
 
     const ended = clock.now();
@@ -161,7 +179,15 @@ async function writeArtifact(
       `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}) sha256 ${hasher.sha256.slice(0, 12)}…`,
       { asset: asset.name, ms },
     );
-    return { asset: asset.name, kind: artifactKindOf(asset), file, size: hasher.bytes, rawSize: inspector.bytes, sha256: hasher.sha256, ms };
+    return {
+      asset: asset.name,
+      kind: artifactKindOf(asset),
+      file,
+      size: hasher.bytes,
+      rawSize: inspector.bytes,
+      sha256: hasher.sha256,
+      ms,
+    };
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
     await Promise.all(writes.map((w) => w.abort(e).catch(() => undefined)));
@@ -190,7 +216,12 @@ function previousSize(deps: EngineDeps, asset: string): number | undefined {
 }
 
 /** Re-reads every artifact from every target and compares size and sha256 with what was written. */
-async function confirmOnTargets(deps: EngineDeps, ctx: RunContext, set: SetRecord, targets: BackupTarget[]): Promise<void> {
+async function confirmOnTargets(
+  deps: EngineDeps,
+  ctx: RunContext,
+  set: SetRecord,
+  targets: BackupTarget[],
+): Promise<void> {
   const checks = set.artifacts.flatMap((a) => targets.map((t) => ({ a, t })));
   await Promise.all(
     checks.map(async ({ a, t }) => {
@@ -204,16 +235,29 @@ async function confirmOnTargets(deps: EngineDeps, ctx: RunContext, set: SetRecor
           { asset: a.asset, step: 'verify' },
         );
       }
-      deps.store.setLocation(a.id, { target: t.name, key, status: 'confirmed', confirmedAt: deps.clock.now() });
+      deps.store.setLocation(a.id, {
+        target: t.name,
+        key,
+        status: 'confirmed',
+        confirmedAt: deps.clock.now(),
+      });
     }),
   );
   const now = deps.clock.now();
   for (const a of set.artifacts) deps.store.updateArtifact(a.id, { status: 'complete', verifiedAt: now });
-  ctx.info(`checksums confirmed for ${set.artifacts.length} artifact(s) on ${targets.map((t) => t.name).join(', ')}`);
+  ctx.info(
+    `checksums confirmed for ${set.artifacts.length} artifact(s) on ${targets.map((t) => t.name).join(', ')}`,
+  );
 }
 
 /** Removes everything a failed set wrote, on every target; says what could not be removed. */
-async function discardSet(deps: EngineDeps, ctx: RunContext, setId: string, setTime: Date, targets: BackupTarget[]): Promise<void> {
+async function discardSet(
+  deps: EngineDeps,
+  ctx: RunContext,
+  setId: string,
+  setTime: Date,
+  targets: BackupTarget[],
+): Promise<void> {
   const dir = setDirectory(setId, setTime);
   const set = deps.store.getSet(setId);
   await Promise.all(
@@ -227,7 +271,9 @@ async function discardSet(deps: EngineDeps, ctx: RunContext, setId: string, setT
         }
       } catch (err) {
         // No manifest was written for this set, so nothing left behind can pass for complete.
-        ctx.warn(`could not remove the failed set's files from ${t.name}: ${describeError(err)}`, { target: t.name });
+        ctx.warn(`could not remove the failed set's files from ${t.name}: ${describeError(err)}`, {
+          target: t.name,
+        });
       }
     }),
   );

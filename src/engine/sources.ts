@@ -19,7 +19,10 @@ export interface ArtifactSource {
 const NOT_FOUND_EXIT = new Set([126, 127]);
 
 /** The password lives in the container's own environment; it goes only into the exec's env. */
-export async function databasePassword(runtime: ContainerRuntime, db: DatabaseAsset): Promise<string> {
+export async function databasePassword(
+  runtime: ContainerRuntime,
+  db: Pick<DatabaseAsset, 'name' | 'engine' | 'container' | 'user' | 'passwordEnv'>,
+): Promise<string> {
   for (const key of [db.passwordEnv, ...FALLBACK_PASSWORD_ENVS[db.engine]]) {
     const value = await runtime.containerEnv(db.container, key);
     if (value) {

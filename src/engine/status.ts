@@ -34,7 +34,9 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
   const sets = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
   const assets = inventory.assets.map((asset): AssetStatus => {
     const newestSet = newestWith(sets, asset.name, () => true);
-    const verifiedSet = newestWith(sets, asset.name, (s) => s.artifacts.some((a) => a.asset === asset.name && a.deepVerifiedAt !== undefined));
+    const verifiedSet = newestWith(sets, asset.name, (s) =>
+      s.artifacts.some((a) => a.asset === asset.name && a.deepVerifiedAt !== undefined),
+    );
     const artifact = newestSet?.artifacts.find((a) => a.asset === asset.name);
     const newest = newestSet && {
       setId: newestSet.id,

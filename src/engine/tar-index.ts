@@ -58,13 +58,17 @@ export async function indexTar(stream: Readable): Promise<TarIndex> {
  * What differs between what a backup holds and what a volume now holds: entries missing,
  * different, or present only in the volume (`extra`).
  */
-export function compareTarIndexes(expected: TarIndex, actual: TarIndex): { missing: string[]; different: string[]; extra: string[] } {
+export function compareTarIndexes(
+  expected: TarIndex,
+  actual: TarIndex,
+): { missing: string[]; different: string[]; extra: string[] } {
   const missing: string[] = [];
   const different: string[] = [];
   for (const [name, e] of expected.entries) {
     const a = actual.entries.get(name);
     if (!a) missing.push(name);
-    else if (a.type !== e.type || a.size !== e.size || a.sha256 !== e.sha256 || a.linkname !== e.linkname) different.push(name);
+    else if (a.type !== e.type || a.size !== e.size || a.sha256 !== e.sha256 || a.linkname !== e.linkname)
+      different.push(name);
   }
   const extra = [...actual.entries.keys()].filter((n) => !expected.entries.has(n));
   return { missing, different, extra };

@@ -34,7 +34,7 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stdout.write(
         `${JSON.stringify({ ok: reply.ok, text: reply.text, data: reply.data }, null, 2)}\n`,
       );
-    else (reply.ok ? process.stdout : process.stderr).write(`${reply.text}\n`);
+    else (reply.diagnostic ? process.stderr : process.stdout).write(`${reply.text}\n`);
     return reply.exitCode;
   } finally {
     app.close();

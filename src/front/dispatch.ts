@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { findCommand, usageText } from '../../commands/index.js';
 import { parseArgs } from '../../commands/parse.js';
+import { type ApprovalGate, commandLineGate } from '../engine/approval.js';
 import type { Engine } from '../engine/engine.js';
 import { describeError, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,6 +13,8 @@ export interface Reply {
   data?: unknown;
   /** 0 done, 1 failed (a run or a dependency), 2 refused (bad input, nothing started). */
   exitCode: 0 | 1 | 2;
+  /** A command's answer (even about a failed run) is output; a refusal or error is a diagnostic. */
+  diagnostic: boolean;
 }
 
 /**
@@ -21,27 +24,43 @@ export interface Reply {
  */
 export async function dispatch(
   words: string[],
-  ctx: { engine: Engine; requester: string; log: Logger },
+  ctx: { engine: Engine; requester: string; log: Logger; gate?: (options: { yes: boolean }) => ApprovalGate },
 ): Promise<Reply> {
   const [name, ...rest] = words;
-  if (!name) return { ok: false, exitCode: 2, text: usageText() };
+  if (!name) return { ok: false, exitCode: 2, diagnostic: true, text: usageText() };
   const cmd = findCommand(name);
-  if (!cmd) return { ok: false, exitCode: 2, text: `unknown command '${name}'\n\n${usageText()}` };
+  if (!cmd)
+    return { ok: false, exitCode: 2, diagnostic: true, text: `unknown command '${name}'\n\n${usageText()}` };
   const parsed = parseArgs(cmd, rest);
-  if (!parsed.ok) return { ok: false, exitCode: 2, text: parsed.error };
+  if (!parsed.ok) return { ok: false, exitCode: 2, diagnostic: true, text: parsed.error };
   const log = ctx.log.child({ cmd: cmd.name, user: ctx.requester });
   try {
-    const result = await cmd.run({ args: parsed.args, engine: ctx.engine, requester: ctx.requester, log });
-    return { ...result, text: scrub(result.text), exitCode: result.ok ? 0 : 1 };
+    const gate =
+      ctx.gate ??
+      ((o: { yes: boolean }) => commandLineGate(o.yes, ctx.requester, () => ctx.engine.deps.clock.now()));
+    const result = await cmd.run({
+      args: parsed.args,
+      engine: ctx.engine,
+      requester: ctx.requester,
+      log,
+      gate,
+    });
+    return { ...result, text: scrub(result.text), exitCode: result.ok ? 0 : 1, diagnostic: false };
   } catch (err) {
     const e = toAppError(err);
-    if (e.kind === 'user') return { ok: false, exitCode: 2, text: scrub(`error: ${e.message}`) };
+    if (e.kind === 'user')
+      return { ok: false, exitCode: 2, diagnostic: true, text: scrub(`error: ${e.message}`) };
     if (e.kind === 'external') {
       log.error({ code: e.code, err: describeError(e) }, 'command failed');
-      return { ok: false, exitCode: 1, text: scrub(`failed: ${describeError(e)}`) };
+      return { ok: false, exitCode: 1, diagnostic: true, text: scrub(`failed: ${describeError(e)}`) };
     }
     const ref = `ref-${randomBytes(3).toString('hex')}`;
     log.error({ ref, err: e.message, stack: e.stack }, 'internal error');
-    return { ok: false, exitCode: 1, text: `internal error (${ref}); details are in the log` };
+    return {
+      ok: false,
+      exitCode: 1,
+      diagnostic: true,
+      text: `internal error (${ref}); details are in the log`,
+    };
   }
 }

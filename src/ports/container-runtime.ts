@@ -87,6 +87,16 @@ export interface ContainerRuntime {
   runScratchContainer(spec: ScratchContainerSpec): Promise<void>;
   /** Removes a container and its anonymous volumes; a missing one is not an error. */
   removeContainer(name: string): Promise<void>;
+  /**
+   * Runs a one-off container to completion — image, entrypoint argv, volume mounts — then
+   * removes it. Used for what the archive API cannot do (deleting files in a volume).
+   */
+  runOnce(spec: {
+    image: string;
+    entrypoint: string[];
+    mounts: Array<{ volume: string; target: string }>;
+    labels: Record<string, string>;
+  }): Promise<ExecResult & { stdout: string }>;
   /** Names of containers and volumes carrying a label (to find leftovers). */
   listByLabel(label: string): Promise<{ containers: string[]; volumes: string[] }>;
 }

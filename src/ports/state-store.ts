@@ -108,7 +108,16 @@ export interface StateStore {
     patch: Partial<
       Pick<
         ArtifactRecord,
-        'size' | 'rawSize' | 'sha256' | 'engineVersion' | 'endedAt' | 'status' | 'prunedAt' | 'verifiedAt' | 'deepVerifiedAt' | 'verifyError'
+        | 'size'
+        | 'rawSize'
+        | 'sha256'
+        | 'engineVersion'
+        | 'endedAt'
+        | 'status'
+        | 'prunedAt'
+        | 'verifiedAt'
+        | 'deepVerifiedAt'
+        | 'verifyError'
       >
     >,
   ): void;

@@ -48,6 +48,8 @@ export class FakeSocketMode {
   readonly received: unknown[] = [];
   /** Connections accepted so far, counting reconnects. */
   connectionCount = 0;
+  /** Pongs clients sent back for the fake's pings. */
+  pongCount = 0;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly tickets = new Set<string>();
   private readonly sockets = new Set<WebSocket>();
@@ -83,7 +85,10 @@ export class FakeSocketMode {
     const ws = [...this.sockets].reverse().find((s) => s.readyState === s.OPEN);
     if (!ws) throw new Error('fake Slack: no Socket Mode client is connected');
     const envelopeId = envelope.envelope_id ?? randomUUID();
-    const accepts = envelope.accepts_response_payload ?? envelope.type !== 'events_api';
+    // Slack lets slash commands and view submissions answer in the ack; the rest may not.
+    const accepts =
+      envelope.accepts_response_payload ??
+      (envelope.type === 'slash_commands' || envelope.payload.type === 'view_submission');
     ws.send(JSON.stringify({ ...envelope, envelope_id: envelopeId, accepts_response_payload: accepts }));
     return envelopeId;
   }
@@ -99,8 +104,17 @@ export class FakeSocketMode {
     for (const ws of this.sockets) ws.terminate();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Waits up to `graceMs` for clients to finish closing, then drops the rest. Bolt's
+   * `app.stop()` in Socket Mode resolves before its close handshake is done; cutting that
+   * connection makes the client log a WebSocket error.
+   */
+  async close(graceMs = 250): Promise<void> {
     clearInterval(this.pinger);
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     this.terminateAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -122,6 +136,9 @@ export class FakeSocketMode {
     this.connectionCount += 1;
     this.sockets.add(ws);
     ws.on('close', () => this.sockets.delete(ws));
+    ws.on('pong', () => {
+      this.pongCount += 1;
+    });
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
       this.receive(data.toString());

@@ -65,8 +65,8 @@ describe('a run that breaks half-way', () => {
     });
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/✗ run-\d+ backup mysql-prod failed; set set-\S+ is not restorable/);
-    expect(res.stderr).toMatch(/cause: asset mysql-prod, step dump: /);
+    expect(res.stdout).toMatch(/✗ run-\d+ backup mysql-prod failed; set set-\S+ is not restorable/);
+    expect(res.stdout).toMatch(/cause: asset mysql-prod, step dump: /);
     expect(filesBelow(ws.backupDir)).toEqual([]);
     expect(await s3Keys()).toEqual([]);
     const [run] = await runsJson();
@@ -90,7 +90,7 @@ describe('a run that breaks half-way', () => {
     s3 = await startS3(s3.bucket, s3);
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(
+    expect(res.stdout).toMatch(
       /cause: asset mysql-prod, step dump: s3 s3:\/\/drbot-test\/drbot: upload of drbot\/\S+\/mysql-prod\.sql\.gz failed: /,
     );
     expect(res.stderr).toMatch(/could not remove the failed set's files from s3/);
@@ -118,7 +118,7 @@ describe('a run that breaks half-way', () => {
     const res = await drbot(wrongUser, ['backup', 'mysql-prod']);
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(
+    expect(res.stdout).toMatch(
       /mariadb-dump in container mysql-prod exited with code 2 — stderr: .*Access denied for user 'intruder'/,
     );
     expect(filesBelow(wrongUser.backupDir)).toEqual([]);
@@ -142,7 +142,7 @@ describe('a run that breaks half-way', () => {
     const res = await drbot(noSecret, ['backup', 'mysql-prod']);
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/container mysql-prod has no DB_PASSWORD in its environment/);
+    expect(res.stdout).toMatch(/container mysql-prod has no DB_PASSWORD in its environment/);
   });
 });
 

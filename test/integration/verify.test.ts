@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drbot, type Workspace, workspace } from '../fixtures/cli.js';
 import { docker } from '../fixtures/docker.js';
-import { startS3, type S3Server } from '../fixtures/s3.js';
+import { type S3Server, startS3 } from '../fixtures/s3.js';
 import { createSeed, teardownSeed } from '../fixtures/seed.js';
 import { flipByte, gunzipFile, replaceArtifactConsistently } from '../fixtures/tamper.js';
 
@@ -23,7 +23,10 @@ async function backupAll(): Promise<{ setId: string; setDir: string }> {
   const res = await drbot(ws, ['backup', 'all', '--json']);
   expect(res.code, res.stderr).toBe(0);
   const id = JSON.parse(res.stdout).data.setId as string;
-  return { setId: id, setDir: execFileSync('find', [ws.backupDir, '-type', 'd', '-name', id]).toString().trim() };
+  return {
+    setId: id,
+    setDir: execFileSync('find', [ws.backupDir, '-type', 'd', '-name', id]).toString().trim(),
+  };
 }
 
 beforeAll(async () => {
@@ -54,12 +57,21 @@ describe('verify', () => {
     const res = await drbot(ws, ['verify', setId, '--deep']);
 
     expect(res.code, res.stdout + res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/mysql-prod\s+set-\S+\s+\S+\s+pass — restored from local into scratch mariadb .*: \d+ database\(s\), \d+ table\(s\) with data, \d+ rows/);
-    expect(res.stdout).toMatch(/postgres-prod\s+set-\S+\s+\S+\s+pass — restored from local into scratch postgres .*1500|postgres-prod .*pass/);
-    expect(res.stdout).toMatch(/app-data\s+set-\S+\s+\S+\s+pass — restored from local into a scratch volume: \d+ file\(s\), \d+ bytes, every hash equal/);
+    expect(res.stdout).toMatch(
+      /mysql-prod\s+set-\S+\s+\S+\s+pass — restored from local into scratch mariadb .*: \d+ database\(s\), \d+ table\(s\) with data, \d+ rows/,
+    );
+    expect(res.stdout).toMatch(
+      /postgres-prod\s+set-\S+\s+\S+\s+pass — restored from local into scratch postgres .*1500|postgres-prod .*pass/,
+    );
+    expect(res.stdout).toMatch(
+      /app-data\s+set-\S+\s+\S+\s+pass — restored from local into a scratch volume: \d+ file\(s\), \d+ bytes, every hash equal/,
+    );
     expect(scratchLeft()).toEqual([]);
     const status = await drbot(ws, ['status', '--json']);
-    const assets = JSON.parse(status.stdout).data.assets as Array<{ asset: { name: string }; newestVerified?: { setId: string } }>;
+    const assets = JSON.parse(status.stdout).data.assets as Array<{
+      asset: { name: string };
+      newestVerified?: { setId: string };
+    }>;
     expect(assets.find((a) => a.asset.name === 'mysql-prod')?.newestVerified?.setId).toBe(setId);
   });
 
@@ -69,9 +81,11 @@ describe('verify', () => {
     const res = await drbot(ws, ['verify', setId]);
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/config-data\s+config-data\.tar\.gz\s+local\s+FAILED — checksum mismatch: \d+ bytes sha256 [0-9a-f]{64}, expected \d+ bytes sha256 [0-9a-f]{64}/);
-    expect(res.stderr).toMatch(/config-data\s+config-data\.tar\.gz\s+s3\s+ok/);
-    expect(res.stderr).toMatch(/mysql-prod\s+mysql-prod\.sql\.gz\s+local\s+ok/);
+    expect(res.stdout).toMatch(
+      /config-data\s+config-data\.tar\.gz\s+local\s+FAILED — checksum mismatch: \d+ bytes sha256 [0-9a-f]{64}, expected \d+ bytes sha256 [0-9a-f]{64}/,
+    );
+    expect(res.stdout).toMatch(/config-data\s+config-data\.tar\.gz\s+s3\s+ok/);
+    expect(res.stdout).toMatch(/mysql-prod\s+mysql-prod\.sql\.gz\s+local\s+ok/);
   });
 });
 
@@ -83,10 +97,20 @@ describe('deep verify and recovery test on a backup that restores badly', () => 
     // A dump cut off in the middle of a statement, with checksums that all agree with it.
     const sql = gunzipFile(join(bad.setDir, 'mysql-prod.sql.gz'));
     const cut = sql.indexOf('INSERT INTO `orders`') + 200;
-    replaceArtifactConsistently({ statePath: ws.statePath, setDir: bad.setDir, file: 'mysql-prod.sql.gz', content: sql.subarray(0, cut) });
+    replaceArtifactConsistently({
+      statePath: ws.statePath,
+      setDir: bad.setDir,
+      file: 'mysql-prod.sql.gz',
+      content: sql.subarray(0, cut),
+    });
     // A volume archive cut in half.
     const tar = gunzipFile(join(bad.setDir, 'user-uploads.tar.gz'));
-    replaceArtifactConsistently({ statePath: ws.statePath, setDir: bad.setDir, file: 'user-uploads.tar.gz', content: tar.subarray(0, Math.floor(tar.length / 2)) });
+    replaceArtifactConsistently({
+      statePath: ws.statePath,
+      setDir: bad.setDir,
+      file: 'user-uploads.tar.gz',
+      content: tar.subarray(0, Math.floor(tar.length / 2)),
+    });
   });
 
   it('verify passes the checksums but --deep fails with the cause, and removes its scratch', async () => {
@@ -95,9 +119,13 @@ describe('deep verify and recovery test on a backup that restores badly', () => 
 
     expect(shallow.code, shallow.stderr).toBe(0);
     expect(deep.code).toBe(1);
-    expect(deep.stderr).toMatch(/mysql-prod\s+set-\S+\s+\S+\s+FAIL — asset mysql-prod, step restore: mariadb in container drbot-verify-run-\d+-mysql-prod-[0-9a-f]+ exited with code 1 while loading the dump — stderr:[\s\S]*ERROR 1064/);
-    expect(deep.stderr).toMatch(/user-uploads\s+set-\S+\s+\S+\s+FAIL — asset user-uploads, step extract: user-uploads.tar.gz from local is not a complete tar archive: Unexpected end of data/);
-    expect(deep.stderr).toMatch(/app-data\s+set-\S+\s+\S+\s+pass/);
+    expect(deep.stdout).toMatch(
+      /mysql-prod\s+set-\S+\s+\S+\s+FAIL — asset mysql-prod, step restore: mariadb in container drbot-verify-run-\d+-mysql-prod-[0-9a-f]+ exited with code 1 while loading the dump — stderr:[\s\S]*ERROR 1064/,
+    );
+    expect(deep.stdout).toMatch(
+      /user-uploads\s+set-\S+\s+\S+\s+FAIL — asset user-uploads, step extract: user-uploads.tar.gz from local is not a complete tar archive: Unexpected end of data/,
+    );
+    expect(deep.stdout).toMatch(/app-data\s+set-\S+\s+\S+\s+pass/);
     expect(scratchLeft()).toEqual([]);
   });
 
@@ -105,10 +133,10 @@ describe('deep verify and recovery test on a backup that restores badly', () => 
     const res = await drbot(ws, ['test']);
 
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/✗ run-\d+ recovery test: FAILED/);
-    expect(res.stderr).toMatch(/mysql-prod\s+set-\S+\s+\d+(\.\d+)?s?\S*\s+FAIL/);
-    expect(res.stderr).toMatch(/postgres-prod\s+set-\S+\s+\S+\s+pass/);
-    expect(res.stderr).toMatch(/config-data\s+set-\S+\s+\S+\s+pass/);
+    expect(res.stdout).toMatch(/✗ run-\d+ recovery test: FAILED/);
+    expect(res.stdout).toMatch(/mysql-prod\s+set-\S+\s+\d+(\.\d+)?s?\S*\s+FAIL/);
+    expect(res.stdout).toMatch(/postgres-prod\s+set-\S+\s+\S+\s+pass/);
+    expect(res.stdout).toMatch(/config-data\s+set-\S+\s+\S+\s+pass/);
     expect(scratchLeft()).toEqual([]);
   });
 });

@@ -123,22 +123,29 @@ export class DockerRuntime implements ContainerRuntime {
     }
     // The raw socket → demux → stdout chain keeps backpressure end to end.
     const flowing = pipeline(raw, demux, stdout);
-    const done = flowing.then(async (): Promise<ExecResult> => {
-      if (inputError) throw inputError;
-      // The stream can end a moment before the engine records the exit code.
-      for (let i = 0; i < 200; i++) {
-        const info = await exec.inspect();
-        if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) {
-          return { exitCode: info.ExitCode, stderrTail: demux.stderrTail };
+    const done = flowing.then(
+      async (): Promise<ExecResult> => {
+        if (inputError) throw inputError;
+        // The stream can end a moment before the engine records the exit code.
+        for (let i = 0; i < 200; i++) {
+          const info = await exec.inspect();
+          if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) {
+            return { exitCode: info.ExitCode, stderrTail: demux.stderrTail };
+          }
+          await new Promise((r) => setTimeout(r, 25));
         }
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw externalError(ErrorCode.DOCKER_FAILED, `exec in ${container} did not report an exit code (did the container stop?)`, {
-        stderrTail: demux.stderrTail,
-      });
-    }, (err: Error) => {
-      throw inputError ?? err;
-    });
+        throw externalError(
+          ErrorCode.DOCKER_FAILED,
+          `exec in ${container} did not report an exit code (did the container stop?)`,
+          {
+            stderrTail: demux.stderrTail,
+          },
+        );
+      },
+      (err: Error) => {
+        throw inputError ?? err;
+      },
+    );
     // A consumer that fails destroys stdout; make the caller's error the one that counts.
     done.catch(() => undefined);
     return { stdout, done };
@@ -181,12 +188,18 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       await anchor.putArchive(tar as unknown as NodeJS.ReadableStream, { path: '/volume' });
     } catch (err) {
-      throw externalError(ErrorCode.ARCHIVE_FAILED, `cannot extract into volume ${volume} through the archive API: ${(err as Error).message}`, {
-        cause: err,
-        step: 'restore',
-      });
+      throw externalError(
+        ErrorCode.ARCHIVE_FAILED,
+        `cannot extract into volume ${volume} through the archive API: ${(err as Error).message}`,
+        {
+          cause: err,
+          step: 'restore',
+        },
+      );
     } finally {
-      await anchor.remove({ force: true }).catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
+      await anchor
+        .remove({ force: true })
+        .catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
     }
   }
 
@@ -218,7 +231,10 @@ export class DockerRuntime implements ContainerRuntime {
       running: info.State.Running,
       state: info.State.Status,
       labels: info.Config.Labels ?? {},
-      mounts: (info.Mounts ?? []).map((m) => ({ volume: m.Type === 'volume' ? m.Name : undefined, destination: m.Destination })),
+      mounts: (info.Mounts ?? []).map((m) => ({
+        volume: m.Type === 'volume' ? m.Name : undefined,
+        destination: m.Destination,
+      })),
       env: info.Config.Env ?? [],
     };
   }
@@ -264,9 +280,49 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async runOnce(spec: {
+    image: string;
+    entrypoint: string[];
+    mounts: Array<{ volume: string; target: string }>;
+    labels: Record<string, string>;
+  }): Promise<ExecResult & { stdout: string }> {
+    const c = await this.call(`create helper container from ${spec.image}`, () =>
+      this.docker.createContainer({
+        Image: spec.image,
+        Entrypoint: spec.entrypoint,
+        Cmd: [],
+        Labels: spec.labels,
+        User: '0',
+        NetworkDisabled: true,
+        HostConfig: {
+          Mounts: spec.mounts.map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target })),
+        },
+      }),
+    );
+    try {
+      await this.call(`start helper container from ${spec.image}`, () => c.start());
+      const res = (await c.wait()) as { StatusCode: number };
+      const logs = (await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      const demux = new DockerDemux();
+      const out: Buffer[] = [];
+      demux.on('data', (b: Buffer) => out.push(b));
+      demux.end(logs);
+      await new Promise((r) => demux.once('end', r));
+      return {
+        exitCode: res.StatusCode,
+        stderrTail: demux.stderrTail,
+        stdout: Buffer.concat(out).toString('utf8'),
+      };
+    } finally {
+      await c.remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+
   async listByLabel(label: string): Promise<{ containers: string[]; volumes: string[] }> {
     const [containers, volumes] = await Promise.all([
-      this.call('list containers', () => this.docker.listContainers({ all: true, filters: { label: [label] } })),
+      this.call('list containers', () =>
+        this.docker.listContainers({ all: true, filters: { label: [label] } }),
+      ),
       this.call('list volumes', () => this.docker.listVolumes({ filters: { label: [label] } })),
     ]);
     return {

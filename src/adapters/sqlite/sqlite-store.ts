@@ -6,9 +6,9 @@ import type { Run, RunEvent, RunEventType, RunStatus } from '../../domain/runs.j
 import type {
   ArtifactLocation,
   ArtifactMeta,
-  SetPurpose,
   ArtifactRecord,
   NewArtifact,
+  SetPurpose,
   SetRecord,
   StateStore,
 } from '../../ports/state-store.js';
@@ -218,7 +218,15 @@ export class SqliteStore implements StateStore {
       .prepare(
         "INSERT INTO artifacts (set_id, asset, kind, file, compression, started_at, status, meta) VALUES (?, ?, ?, ?, ?, ?, 'writing', ?)",
       )
-      .run(a.setId, a.asset, a.kind, a.file, a.compression, a.startedAt.toISOString(), JSON.stringify(a.meta ?? {}));
+      .run(
+        a.setId,
+        a.asset,
+        a.kind,
+        a.file,
+        a.compression,
+        a.startedAt.toISOString(),
+        JSON.stringify(a.meta ?? {}),
+      );
     return Number(info.lastInsertRowid);
   }
 
@@ -250,7 +258,8 @@ export class SqliteStore implements StateStore {
     if (patch.prunedAt !== undefined) cols.pruned_at = iso(patch.prunedAt);
     if (patch.verifiedAt !== undefined) cols.verified_at = iso(patch.verifiedAt);
     if (patch.deepVerifiedAt !== undefined) cols.deep_verified_at = iso(patch.deepVerifiedAt);
-    if (patch.verifyError !== undefined) cols.verify_error = patch.verifyError === '' ? null : scrub(patch.verifyError);
+    if (patch.verifyError !== undefined)
+      cols.verify_error = patch.verifyError === '' ? null : scrub(patch.verifyError);
     this.update('artifacts', 'id', id, cols);
   }
 

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import type { ArtifactKind, DbEngine } from './assets.js';
+
+/** What a restore acts on: as in the runbook (`full`, `db-only`) or one asset by name. */
+export type RestoreScope = 'full' | 'db-only' | `asset:${string}`;
+
+/** One asset in a restore plan: what will be restored, from where, and what it costs. */
+export interface PlannedAsset {
+  asset: string;
+  kind: 'database' | 'volume';
+  artifactKind: ArtifactKind;
+  setId: string;
+  setTime: string;
+  file: string;
+  sha256: string;
+  size: number;
+  engineVersion: string | undefined;
+  /** The target it will be read from (first with a confirmed copy). */
+  readFrom: string;
+  /** now − set time: the writes that will be lost. */
+  lossWindowMs: number;
+  rpoMs: number | undefined;
+  rtoMs: number | undefined;
+  /** Databases: the live container, engine and user. */
+  container?: string;
+  engine?: DbEngine;
+  user?: string;
+  passwordEnv?: string;
+  /** Volumes: whether it exists now (a missing one is recreated with its recorded labels). */
+  exists?: boolean;
+  labels?: Record<string, string>;
+}
+
+export interface RestorePlan {
+  scope: string;
+  from: string | undefined;
+  assets: PlannedAsset[];
+  /** Containers stopped before the restore, in this order, and started again in reverse. */
+  stopContainers: string[];
+  /** Tightest RTO among the assets. */
+  rtoMs: number | undefined;
+  /** Median duration of past successful restores of the same scope. */
+  expectedMs: number | undefined;
+  diskFreeBytes: number | undefined;
+  /** Things the approver should know (missing volumes, RPO breaches …). */
+  notes: string[];
+  /** Binds an approval to exactly this plan. */
+  fingerprint: string;
+}
+
+/** A digest of what makes a plan what it is: if any of it changes, an approval is void. */
+export function planFingerprint(plan: Omit<RestorePlan, 'fingerprint'>): string {
+  const essence = {
+    scope: plan.scope,
+    from: plan.from ?? null,
+    assets: plan.assets.map((a) => [a.asset, a.setId, a.sha256, a.readFrom]),
+    stop: plan.stopContainers,
+  };
+  return createHash('sha256').update(JSON.stringify(essence)).digest('hex').slice(0, 16);
+}
+
+export function parseScope(text: string): RestoreScope {
+  if (text === 'full' || text === 'db-only') return text;
+  return `asset:${text}`;
+}
+
+export function scopeLabel(scope: RestoreScope | string): string {
+  return scope.startsWith('asset:') ? scope.slice('asset:'.length) : scope;
+}
