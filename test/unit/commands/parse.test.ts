@@ -96,19 +96,19 @@ describe('parseArgs with the shipped commands', () => {
   it('run takes a run id', () => {
     const result = parseArgs(command('run'), ['run-12']);
 
-    expect(result).toEqual({ ok: true, args: { id: 'run-12' } });
+    expect(result).toEqual({ ok: true, args: { id: 'run-12', postmortem: false } });
   });
 
   it('run without an id says one is required, with the usage line', () => {
     const result = parseArgs(command('run'), []);
 
-    expect(errorOf(result)).toBe('id: a run id is required, e.g. run-12\nusage: /dr run <run-id>');
+    expect(errorOf(result)).toBe('id: a run id is required, e.g. run-12\nusage: /dr run <run-id> [--postmortem]');
   });
 
   it('run rejects something that is not a run id', () => {
     const result = parseArgs(command('run'), ['12']);
 
-    expect(errorOf(result)).toBe('id: must be a run id like run-12\nusage: /dr run <run-id>');
+    expect(errorOf(result)).toBe('id: must be a run id like run-12\nusage: /dr run <run-id> [--postmortem]');
   });
 
   it('every error of every command ends with that command usage line', () => {
@@ -153,6 +153,36 @@ describe('parseArgs options', () => {
     const result = parseArgs(withFlags, ['--dry-run']);
 
     expect(errorOf(result)).toMatch(/^asset: .*\nusage: \/dr demo/);
+  });
+});
+
+describe('parseArgs with the restore command', () => {
+  it('takes a target, --from with a set id and --yes', () => {
+    const result = parseArgs(command('restore'), ['db-only', '--from', 'set-20261126-020000-ab12', '--yes']);
+
+    expect(result).toEqual({ ok: true, args: { target: 'db-only', from: 'set-20261126-020000-ab12', yes: true } });
+  });
+
+  it('refuses a restore with no target, naming what is allowed', () => {
+    const result = parseArgs(command('restore'), []);
+
+    expect(errorOf(result)).toBe(
+      'target: say what to restore: full, db-only or an asset name\nusage: /dr restore full|db-only|<asset> [--from <set-id>] [--yes]',
+    );
+  });
+
+  it('refuses --from with something that is not a set id', () => {
+    const result = parseArgs(command('restore'), ['full', '--from', 'yesterday']);
+
+    expect(errorOf(result)).toMatch(/^from: must be a set id \(set-…\)\nusage: /);
+  });
+
+  it('verify takes an optional set and --deep', () => {
+    expect(parseArgs(command('verify'), [])).toEqual({ ok: true, args: { set: 'latest', deep: false } });
+    expect(parseArgs(command('verify'), ['set-20261126-020000-ab12', '--deep'])).toEqual({
+      ok: true,
+      args: { set: 'set-20261126-020000-ab12', deep: true },
+    });
   });
 });
 
