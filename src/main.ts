@@ -18,7 +18,7 @@ async function main(): Promise<number> {
     process.stderr.write(`drbot: ${describeError(toAppError(err))}\n`);
     return 2;
   }
-  for (const r of app.engine.recoverInterrupted()) {
+  for (const r of await app.engine.recoverInterrupted()) {
     log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
   }
   const slack =

@@ -4,6 +4,7 @@ import type { ApprovalGate } from './approval.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup.js';
 import type { EngineDeps } from './deps.js';
 import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore.js';
+import { SCRATCH_LABEL } from './scratch.js';
 import { buildStatus, type StatusReport } from './status.js';
 import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify.js';
 
@@ -51,8 +52,24 @@ export class Engine {
     return { run, events: this.deps.store.events(id) };
   }
 
-  /** Marks runs left `running` by a dead process as `interrupted`; returns them for reporting. */
-  recoverInterrupted(): Run[] {
-    return this.deps.store.interruptRunning(this.deps.clock.now());
+  /**
+   * Marks runs left `running` by a dead process as `interrupted`, and removes the scratch
+   * containers and volumes they left. Their safety snapshots stay: they are complete sets.
+   */
+  async recoverInterrupted(): Promise<Run[]> {
+    const runs = this.deps.store.interruptRunning(this.deps.clock.now());
+    for (const r of runs) {
+      try {
+        const left = await this.deps.runtime.listByLabel(`${SCRATCH_LABEL}=${r.id}`);
+        for (const c of left.containers) await this.deps.runtime.removeContainer(c);
+        for (const v of left.volumes) await this.deps.runtime.removeVolume(v);
+      } catch (err) {
+        this.deps.log.warn(
+          { runId: r.id, err: (err as Error).message },
+          'could not remove scratch of an interrupted run',
+        );
+      }
+    }
+    return runs;
   }
 }

@@ -24,9 +24,17 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    for (const r of app.engine.recoverInterrupted()) {
+    for (const r of await app.engine.recoverInterrupted()) {
+      const stopped =
+        Array.isArray(r.result.stopped) && r.result.stopped.length
+          ? `; it had stopped ${(r.result.stopped as string[]).join(', ')}`
+          : '';
+      const snapshot =
+        typeof r.result.safetySetId === 'string'
+          ? `; safety snapshot ${r.result.safetySetId} is intact (drbot undo ${r.id} --yes)`
+          : '';
       process.stderr.write(
-        `drbot: ${r.id} (${r.kind} ${r.target}) was interrupted: the process running it stopped\n`,
+        `drbot: ${r.id} (${r.kind} ${r.target}) was interrupted: the process running it stopped${stopped}${snapshot}\n`,
       );
     }
     const reply = await dispatch(words, { engine: app.engine, requester: `cli:${safeUser()}`, log });

@@ -102,7 +102,9 @@ describe('parseArgs with the shipped commands', () => {
   it('run without an id says one is required, with the usage line', () => {
     const result = parseArgs(command('run'), []);
 
-    expect(errorOf(result)).toBe('id: a run id is required, e.g. run-12\nusage: /dr run <run-id> [--postmortem]');
+    expect(errorOf(result)).toBe(
+      'id: a run id is required, e.g. run-12\nusage: /dr run <run-id> [--postmortem]',
+    );
   });
 
   it('run rejects something that is not a run id', () => {
@@ -160,7 +162,10 @@ describe('parseArgs with the restore command', () => {
   it('takes a target, --from with a set id and --yes', () => {
     const result = parseArgs(command('restore'), ['db-only', '--from', 'set-20261126-020000-ab12', '--yes']);
 
-    expect(result).toEqual({ ok: true, args: { target: 'db-only', from: 'set-20261126-020000-ab12', yes: true } });
+    expect(result).toEqual({
+      ok: true,
+      args: { target: 'db-only', from: 'set-20261126-020000-ab12', yes: true },
+    });
   });
 
   it('refuses a restore with no target, naming what is allowed', () => {
