@@ -42,8 +42,16 @@ describe('a restore killed in the middle', () => {
       20,
     );
 
+    const second = await drbot(ws, ['restore', 'mysql-prod', '--yes']);
+    const backup = await drbot(ws, ['backup', 'mysql-prod']);
     child.kill('SIGKILL');
     await result;
+
+    // While it ran, a second destructive run on the same asset was refused, naming it.
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/error: asset 'mysql-prod' is busy: run-\d+ \(restore\) is in progress/);
+    expect(backup.code).toBe(2);
+    expect(backup.stderr).toMatch(/asset 'mysql-prod' is busy: run-\d+ \(restore\)/);
     const runs = await drbot(ws, ['runs', '1']);
 
     expect(runs.stderr).toMatch(
