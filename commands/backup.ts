@@ -15,8 +15,8 @@ export const backup = defineCommand({
       .default('all'),
   }),
   access: { role: 'operator', destructive: false },
-  async run({ args, engine, requester }) {
-    const o = await engine.backup({ target: args.target, requester });
+  async run({ args, engine, requester, observer }) {
+    const o = await engine.backup({ target: args.target, requester, ...(observer ? { observer } : {}) });
     const lines: string[] = [];
     if (o.status === 'succeeded') {
       lines.push(`✓ ${o.run.id} backup ${args.target}: set ${o.setId} complete`);

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ApprovalGate } from '../src/engine/approval.js';
 import type { Engine } from '../src/engine/engine.js';
+import type { RunObserver } from '../src/engine/run-context.js';
 import type { Logger } from '../src/log.js';
 
 /** Who may run a command; `destructive` commands go through the approval gate. */
@@ -26,6 +27,8 @@ export interface CommandContext<A> {
    * and terminal, the two-person approval card in Slack.
    */
   gate: (options: { yes: boolean }) => ApprovalGate;
+  /** Hears the progress of the run the command starts (Slack's live message, the terminal). */
+  observer?: RunObserver;
   /** Who asked: a Slack user id, or `cli:<user>` / `terminal:<user>`. */
   requester: string;
   log: Logger;

@@ -24,12 +24,13 @@ export const restore = defineCommand({
     yes: z.boolean().default(false),
   }),
   access: { role: 'operator', destructive: true },
-  async run({ args, engine, requester, gate }) {
+  async run({ args, engine, requester, gate, observer }) {
     const o = await engine.restore({
       scope: parseScope(args.target),
       from: args.from,
       requester,
       gate: gate({ yes: args.yes }),
+      ...(observer ? { observer } : {}),
     });
     return {
       ok: o.status === 'succeeded',

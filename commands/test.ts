@@ -10,8 +10,8 @@ export const test = defineCommand({
   flags: {},
   args: z.object({}),
   access: { role: 'operator', destructive: false },
-  async run({ engine, requester }) {
-    const o = await engine.test({ requester });
+  async run({ engine, requester, observer }) {
+    const o = await engine.test({ requester, ...(observer ? { observer } : {}) });
     return { ok: o.status === 'succeeded', text: verifyText('recovery test', o), data: o };
   },
 });

@@ -15,8 +15,13 @@ export const undo = defineCommand({
     yes: z.boolean().default(false),
   }),
   access: { role: 'operator', destructive: true },
-  async run({ args, engine, requester, gate }) {
-    const o = await engine.undo({ runId: args.id, requester, gate: gate({ yes: args.yes }) });
+  async run({ args, engine, requester, gate, observer }) {
+    const o = await engine.undo({
+      runId: args.id,
+      requester,
+      gate: gate({ yes: args.yes }),
+      ...(observer ? { observer } : {}),
+    });
     return { ok: o.status === 'succeeded', text: restoreText(`undo ${args.id}`, o), data: o };
   },
 });

@@ -19,8 +19,13 @@ export const verify = defineCommand({
     deep: z.boolean().default(false),
   }),
   access: { role: 'operator', destructive: false },
-  async run({ args, engine, requester }) {
-    const o = await engine.verify({ set: args.set, deep: args.deep, requester });
+  async run({ args, engine, requester, observer }) {
+    const o = await engine.verify({
+      set: args.set,
+      deep: args.deep,
+      requester,
+      ...(observer ? { observer } : {}),
+    });
     return {
       ok: o.status === 'succeeded',
       text: verifyText(`verify ${o.setIds.join(', ')}${args.deep ? ' --deep' : ''}`, o),

@@ -17,7 +17,8 @@ export type ApprovalDecision =
  * Slack's two-person approval both plug in here; nothing destructive happens before it says yes.
  */
 export interface ApprovalGate {
-  decide(run: Run, plan: RestorePlan): Promise<ApprovalDecision>;
+  /** `replan` re-assesses now, so a gate can refuse an approval given to a plan that changed. */
+  decide(run: Run, plan: RestorePlan, replan: () => Promise<RestorePlan>): Promise<ApprovalDecision>;
 }
 
 /** `--yes` on the command line stands for approval, recorded as such; without it, refused. */

@@ -4,7 +4,7 @@ import type { EngineDeps } from './deps.js';
 import { loadInventory, selectAssets } from './inventory.js';
 import { acquireAssets } from './locks.js';
 import { type PruneReport, pruneExpired } from './prune.js';
-import { RunContext } from './run-context.js';
+import { combineObservers, RunContext, type RunObserver } from './run-context.js';
 import { type ArtifactSummary, SetWriteError, writeSet } from './set-writer.js';
 
 export type { ArtifactSummary } from './set-writer.js';
@@ -13,6 +13,8 @@ export interface BackupRequest {
   /** `all` or one asset name. */
   target: string;
   requester: string;
+  /** Hears this run's progress (the front end that asked). */
+  observer?: RunObserver;
 }
 
 export interface BackupOutcome {
@@ -60,7 +62,13 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
   };
   try {
     run = store.updateRun(run.id, { startedAt, result: { assets: names } });
-    const ctx = new RunContext(run, store, clock, deps.log, deps.observer);
+    const ctx = new RunContext(
+      run,
+      store,
+      clock,
+      deps.log,
+      combineObservers(request.observer, deps.observer),
+    );
     try {
       await ctx.stage('inventory', async () => {
         ctx.info(`backing up ${names.join(', ')} to ${outcome.targets.join(', ')}`, { assets: names });

@@ -1,6 +1,5 @@
 import type { Run, RunEvent } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
-import type { ApprovalGate } from './approval.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup.js';
 import type { EngineDeps } from './deps.js';
 import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore.js';
@@ -16,11 +15,11 @@ export class Engine {
     return runBackup(this.deps, request);
   }
 
-  verify(request: { set: string; deep: boolean; requester: string }): Promise<VerifyOutcome> {
+  verify(request: Parameters<typeof runVerify>[1]): Promise<VerifyOutcome> {
     return runVerify(this.deps, request);
   }
 
-  test(request: { requester: string }): Promise<VerifyOutcome> {
+  test(request: Parameters<typeof runRecoveryTest>[1]): Promise<VerifyOutcome> {
     return runRecoveryTest(this.deps, request);
   }
 
@@ -28,8 +27,19 @@ export class Engine {
     return runRestore(this.deps, request);
   }
 
-  undo(request: { runId: string; requester: string; gate: ApprovalGate }): Promise<RestoreOutcome> {
+  undo(request: Parameters<typeof runUndo>[1]): Promise<RestoreOutcome> {
     return runUndo(this.deps, request);
+  }
+
+  /** Records something that happened to a run from outside it (an approval click, a refusal). */
+  audit(runId: string, message: string, data?: Record<string, unknown>): void {
+    this.deps.store.appendEvent(runId, {
+      at: this.deps.clock.now(),
+      stage: 'assemble',
+      type: 'info',
+      message,
+      ...(data ? { data } : {}),
+    });
   }
 
   status(): Promise<StatusReport> {

@@ -12,7 +12,7 @@ import { loadInventory } from './inventory.js';
 import { acquireAssets } from './locks.js';
 import { buildPlan, scopeAssets } from './restore-plan.js';
 import { liveDbTarget, restoreDatabase, restoreVolume, serviceReady } from './restore-steps.js';
-import { RunContext } from './run-context.js';
+import { combineObservers, RunContext, type RunObserver } from './run-context.js';
 import { SetWriteError, writeSet } from './set-writer.js';
 import { checkOnTarget } from './verify.js';
 
@@ -28,6 +28,7 @@ export interface RestoreRequest {
   undoOf?: string;
   /** Exactly these assets instead of the scope's (undo: what the snapshot holds). */
   only?: string[];
+  observer?: RunObserver;
 }
 
 export interface RestoreOutcome {
@@ -85,7 +86,7 @@ async function restoreRun(
       : `${scopeLabel(req.scope)}${req.from ? ` --from ${req.from}` : ''}`;
   let run = store.createRun({ kind, requester: req.requester, target, status: 'running', at: clock.now() });
   lock.bind(run.id);
-  const ctx = new RunContext(run, store, clock, deps.log, deps.observer);
+  const ctx = new RunContext(run, store, clock, deps.log, combineObservers(req.observer, deps.observer));
   const out: RestoreOutcome = {
     run,
     status: 'failed',
@@ -135,7 +136,24 @@ async function restoreRun(
 
     const decision = await ctx.stage('assemble', async () => {
       save({ status: 'pending-approval' });
-      const d = await req.gate.decide(run, plan);
+      // The gate may re-assess to check that the plan it was shown still holds.
+      const replan = async () => {
+        const [inv, cs, vs] = await Promise.all([
+          loadInventory(deps),
+          deps.runtime.listContainers(),
+          deps.runtime.listVolumes(),
+        ]);
+        return buildPlan(deps, {
+          scope: req.scope,
+          from: req.from,
+          inventory: inv,
+          sets: candidateSets(deps, req),
+          containers: cs,
+          volumes: new Set(vs.map((v) => v.name)),
+          only: req.only,
+        });
+      };
+      const d = await req.gate.decide(run, plan, replan);
       if (d.approved) ctx.info(`approved by ${d.by} (${d.via})`, { approver: d.by });
       else ctx.warn(`${d.status}${d.by ? ` by ${d.by}` : ''}: ${d.reason}`);
       return d;
@@ -364,7 +382,7 @@ async function startAgain(deps: EngineDeps, ctx: RunContext, stopped: string[]):
 /** `undo <run-id>`: the safety snapshot of that restore, restored with the same six stages. */
 export async function runUndo(
   deps: EngineDeps,
-  req: { runId: string; requester: string; gate: ApprovalGate },
+  req: { runId: string; requester: string; gate: ApprovalGate; observer?: RunObserver },
 ): Promise<RestoreOutcome> {
   const prior = deps.store.getRun(req.runId);
   if (!prior) throw userError(ErrorCode.RUN_NOT_FOUND, `no run '${req.runId}'`);
@@ -391,6 +409,7 @@ export async function runUndo(
     kind: 'undo',
     undoOf: req.runId,
     only: set.artifacts.filter((a) => a.status === 'complete').map((a) => a.asset),
+    ...(req.observer ? { observer: req.observer } : {}),
   });
 }
 

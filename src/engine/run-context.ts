@@ -6,10 +6,31 @@ import type { StateStore } from '../ports/state-store.js';
 
 /** Something that wants to hear about a run's progress as it happens (terminal, Slack). */
 export interface RunObserver {
+  /** The run exists (it has its id); its stages have not started. */
+  onRunCreated?(run: Run): void;
   onEvent?(
     run: Run,
-    event: { stage: string | undefined; type: RunEventType; message: string; at: Date },
+    event: {
+      stage: string | undefined;
+      type: RunEventType;
+      message: string;
+      at: Date;
+      data?: Record<string, unknown>;
+    },
   ): void;
+}
+
+/** Several observers as one (the front end's for this request, and the global one for reports). */
+export function combineObservers(...observers: Array<RunObserver | undefined>): RunObserver {
+  const list = observers.filter((o): o is RunObserver => o !== undefined);
+  return {
+    onRunCreated: (run) => {
+      for (const o of list) o.onRunCreated?.(run);
+    },
+    onEvent: (run, event) => {
+      for (const o of list) o.onEvent?.(run, event);
+    },
+  };
 }
 
 /**
@@ -27,6 +48,7 @@ export class RunContext {
     private readonly observer: RunObserver = {},
   ) {
     this.log = log.child({ runId: run.id });
+    this.observer.onRunCreated?.(run);
   }
 
   async stage<T>(name: string, fn: (log: Logger) => Promise<T>): Promise<T> {
@@ -77,6 +99,6 @@ export class RunContext {
       ...(stage ? { stage } : {}),
       ...(data ? { data } : {}),
     });
-    this.observer.onEvent?.(this.run, { stage, type, message, at });
+    this.observer.onEvent?.(this.run, { stage, type, message, at, ...(data ? { data } : {}) });
   }
 }

@@ -5,7 +5,7 @@ import type { ArtifactRecord, SetRecord } from '../ports/state-store.js';
 import { deepVerifyArtifact } from './deep-verify.js';
 import type { EngineDeps } from './deps.js';
 import { loadInventory } from './inventory.js';
-import { RunContext } from './run-context.js';
+import { combineObservers, RunContext, type RunObserver } from './run-context.js';
 import { hashStream } from './streams.js';
 
 export interface TargetCheck {
@@ -112,7 +112,7 @@ function storedOn(a: ArtifactRecord): string[] {
  */
 export async function runVerify(
   deps: EngineDeps,
-  request: { set: string; deep: boolean; requester: string },
+  request: { set: string; deep: boolean; requester: string; observer?: RunObserver },
 ): Promise<VerifyOutcome> {
   const set = resolveSet(deps, request.set);
   return verifyArtifacts(deps, {
@@ -120,6 +120,7 @@ export async function runVerify(
     target: set.id,
     requester: request.requester,
     deep: request.deep,
+    ...(request.observer ? { observer: request.observer } : {}),
     items: set.artifacts.filter((a) => a.status === 'complete').map((a) => ({ set, artifact: a })),
   });
 }
@@ -127,7 +128,7 @@ export async function runVerify(
 /** `test`: the monthly recovery drill — deep-verify the newest complete artifact of every protected asset. */
 export async function runRecoveryTest(
   deps: EngineDeps,
-  request: { requester: string },
+  request: { requester: string; observer?: RunObserver },
 ): Promise<VerifyOutcome> {
   const inventory = await loadInventory(deps);
   const sets = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
@@ -148,6 +149,7 @@ export async function runRecoveryTest(
     deep: true,
     items,
     missing,
+    ...(request.observer ? { observer: request.observer } : {}),
   });
 }
 
@@ -160,6 +162,7 @@ async function verifyArtifacts(
     deep: boolean;
     items: Array<{ set: SetRecord; artifact: ArtifactRecord }>;
     missing?: string[];
+    observer?: RunObserver;
   },
 ): Promise<VerifyOutcome> {
   const { store, clock } = deps;
@@ -172,7 +175,7 @@ async function verifyArtifacts(
     at: startedAt,
   });
   run = store.updateRun(run.id, { startedAt });
-  const ctx = new RunContext(run, store, clock, deps.log, deps.observer);
+  const ctx = new RunContext(run, store, clock, deps.log, combineObservers(job.observer, deps.observer));
   const outcome: VerifyOutcome = {
     run,
     status: 'failed',

@@ -3,6 +3,7 @@ import { findCommand, usageText } from '../../commands/index.js';
 import { parseArgs } from '../../commands/parse.js';
 import { type ApprovalGate, commandLineGate } from '../engine/approval.js';
 import type { Engine } from '../engine/engine.js';
+import type { RunObserver } from '../engine/run-context.js';
 import { describeError, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { scrub } from '../secrets.js';
@@ -24,7 +25,13 @@ export interface Reply {
  */
 export async function dispatch(
   words: string[],
-  ctx: { engine: Engine; requester: string; log: Logger; gate?: (options: { yes: boolean }) => ApprovalGate },
+  ctx: {
+    engine: Engine;
+    requester: string;
+    log: Logger;
+    gate?: (options: { yes: boolean }) => ApprovalGate;
+    observer?: RunObserver;
+  },
 ): Promise<Reply> {
   const [name, ...rest] = words;
   if (!name) return { ok: false, exitCode: 2, diagnostic: true, text: usageText() };
@@ -44,6 +51,7 @@ export async function dispatch(
       requester: ctx.requester,
       log,
       gate,
+      ...(ctx.observer ? { observer: ctx.observer } : {}),
     });
     return { ...result, text: scrub(result.text), exitCode: result.ok ? 0 : 1, diagnostic: false };
   } catch (err) {
