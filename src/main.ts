@@ -1,5 +1,6 @@
 import './quiet-warnings.js';
 import { userInfo } from 'node:os';
+import { createSlackApp } from './adapters/slack/app.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { describeError, toAppError } from './errors.js';
@@ -7,9 +8,10 @@ import { runTerminal } from './front/terminal.js';
 import { createLogger } from './log.js';
 import { registerEnvironmentSecrets } from './secrets.js';
 
-/** `npm start`: wiring only — config → adapters → front end. */
+/** `npm start`: wiring only — config → adapters → front end (Slack with secrets, else terminal). */
 async function main(): Promise<number> {
-  registerEnvironmentSecrets(process.env);
+  const env = process.env;
+  registerEnvironmentSecrets(env);
   const log = createLogger();
   let app: ReturnType<typeof buildApp>;
   try {
@@ -18,28 +20,26 @@ async function main(): Promise<number> {
     process.stderr.write(`drbot: ${describeError(toAppError(err))}\n`);
     return 2;
   }
-  for (const r of await app.engine.recoverInterrupted()) {
-    log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
-  }
-  const slack =
-    process.env.SLACK_BOT_TOKEN && (process.env.SLACK_SIGNING_SECRET || process.env.SLACK_APP_TOKEN);
-  if (slack) {
-    process.stderr.write(
-      'drbot: the Slack front end is not available in this version yet; unset SLACK_BOT_TOKEN to use the terminal session\n',
-    );
-    app.close();
-    return 1;
-  }
   try {
-    await runTerminal(app.engine, log, {
-      input: process.stdin,
-      output: process.stdout,
-      user: userInfo().username,
-    });
+    for (const r of await app.engine.recoverInterrupted()) {
+      log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
+    }
+    const token = env.SLACK_BOT_TOKEN;
+    if (token && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) {
+      const front = createSlackApp({ engine: app.engine, config: app.engine.deps.config, env: { ...env, SLACK_BOT_TOKEN: token }, log });
+      await front.start();
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      await front.stop();
+      return 0;
+    }
+    await runTerminal(app.engine, log, { input: process.stdin, output: process.stdout, user: userInfo().username });
+    return 0;
   } finally {
     app.close();
   }
-  return 0;
 }
 
 main().then(
