@@ -26,7 +26,12 @@ async function main(): Promise<number> {
     }
     const token = env.SLACK_BOT_TOKEN;
     if (token && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) {
-      const front = createSlackApp({ engine: app.engine, config: app.engine.deps.config, env: { ...env, SLACK_BOT_TOKEN: token }, log });
+      const front = createSlackApp({
+        engine: app.engine,
+        config: app.engine.deps.config,
+        env: { ...env, SLACK_BOT_TOKEN: token },
+        log,
+      });
       await front.start();
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', () => resolve());
@@ -35,7 +40,11 @@ async function main(): Promise<number> {
       await front.stop();
       return 0;
     }
-    await runTerminal(app.engine, log, { input: process.stdin, output: process.stdout, user: userInfo().username });
+    await runTerminal(app.engine, log, {
+      input: process.stdin,
+      output: process.stdout,
+      user: userInfo().username,
+    });
     return 0;
   } finally {
     app.close();

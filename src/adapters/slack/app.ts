@@ -41,12 +41,20 @@ export function createSlackApp(options: {
   config: Config;
   env: SlackEnv;
   log: Logger;
-  routes?: Array<{ path: string; method: string[]; handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void }>;
+  routes?: Array<{
+    path: string;
+    method: string[];
+    handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+  }>;
 }): SlackFrontEnd {
   const { engine, config, env } = options;
   const log = options.log.child({ adapter: 'slack' });
   const socketMode = Boolean(env.SLACK_APP_TOKEN);
-  const apiUrl = env.SLACK_API_URL ? (env.SLACK_API_URL.endsWith('/') ? env.SLACK_API_URL : `${env.SLACK_API_URL}/`) : undefined;
+  const apiUrl = env.SLACK_API_URL
+    ? env.SLACK_API_URL.endsWith('/')
+      ? env.SLACK_API_URL
+      : `${env.SLACK_API_URL}/`
+    : undefined;
   const clientOptions = {
     ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
     // A 429 must delay only the call that got it, not every message (see SlackPoster).
@@ -55,7 +63,9 @@ export function createSlackApp(options: {
   };
   const app = new App({
     token: env.SLACK_BOT_TOKEN,
-    ...(socketMode ? { socketMode: true, appToken: env.SLACK_APP_TOKEN as string } : { signingSecret: env.SLACK_SIGNING_SECRET ?? '' }),
+    ...(socketMode
+      ? { socketMode: true, appToken: env.SLACK_APP_TOKEN as string }
+      : { signingSecret: env.SLACK_SIGNING_SECRET ?? '' }),
     ...(socketMode ? {} : { endpoints: '/slack/events', port: Number(env.PORT ?? 3000) }),
     ...(options.routes && !socketMode ? { customRoutes: options.routes } : {}),
     clientOptions,
@@ -65,7 +75,14 @@ export function createSlackApp(options: {
   });
   const poster = new SlackPoster(app.client, log);
   const directory = new Directory(poster);
-  const desk = new ApprovalDesk(poster, engine, directory, config.slack.approvers, parseSpan(config.slack.approvalTimeout) ?? 30 * 60_000, log);
+  const desk = new ApprovalDesk(
+    poster,
+    engine,
+    directory,
+    config.slack.approvers,
+    parseSpan(config.slack.approvalTimeout) ?? 30 * 60_000,
+    log,
+  );
   const seen = new Set<string>();
   const firstTime = (key: string) => {
     if (seen.has(key)) return false;
@@ -87,14 +104,23 @@ export function createSlackApp(options: {
     const def = words[0] ? findCommand(words[0]) : undefined;
     const clog = log.child({ cmd: words[0] ?? '', user });
     const say = (text: string) =>
-      respond({ response_type: 'ephemeral', text: text.slice(0, 3000), blocks: codeBlocks(text, '`drbot` in a terminal shows all of it') as never }).catch(
-        (err: Error) => clog.warn({ err: err.message }, 'ephemeral reply failed'),
-      );
-    if (def?.access.role === 'operator' && config.slack.operators.length && !(await directory.contains(config.slack.operators, user))) {
+      respond({
+        response_type: 'ephemeral',
+        text: text.slice(0, 3000),
+        blocks: codeBlocks(text, '`drbot` in a terminal shows all of it') as never,
+      }).catch((err: Error) => clog.warn({ err: err.message }, 'ephemeral reply failed'));
+    if (
+      def?.access.role === 'operator' &&
+      config.slack.operators.length &&
+      !(await directory.contains(config.slack.operators, user))
+    ) {
       await say(`/dr ${def.name} is for operators; you are not one of the configured operators.`);
       return;
     }
-    const progress = def && RUN_COMMANDS.has(def.name) ? new ProgressMessage(poster, command.channel_id, `/dr ${words.join(' ')}`, user, clog) : undefined;
+    const progress =
+      def && RUN_COMMANDS.has(def.name)
+        ? new ProgressMessage(poster, command.channel_id, `/dr ${words.join(' ')}`, user, clog)
+        : undefined;
     const reply = await dispatch(words, {
       engine,
       requester: user,
@@ -104,7 +130,11 @@ export function createSlackApp(options: {
     });
     if (progress?.run) {
       const data = reply.data as { postmortem?: string } | undefined;
-      await progress.finish(progress.run ? (engine.run(progress.run.id).run.status as string) : 'failed', reply.text, data?.postmortem);
+      await progress.finish(
+        progress.run ? (engine.run(progress.run.id).run.status as string) : 'failed',
+        reply.text,
+        data?.postmortem,
+      );
       await report(progress.run.id, reply.text);
     } else {
       await say(reply.text);
@@ -114,13 +144,23 @@ export function createSlackApp(options: {
   /** DR runs and failures go to the alerts channel too. */
   async function report(runId: string, text: string): Promise<void> {
     const { run } = engine.run(runId);
-    const alert = run.kind === 'restore' || run.kind === 'undo' || run.status === 'failed' || run.status === 'interrupted';
+    const alert =
+      run.kind === 'restore' ||
+      run.kind === 'undo' ||
+      run.status === 'failed' ||
+      run.status === 'interrupted';
     const channel = alert ? config.slack.alertsChannel : undefined;
     if (!channel) return;
     const icon = run.status === 'succeeded' ? ':white_check_mark:' : ':rotating_light:';
     await poster
       .post(channel, `${icon} ${run.id} ${run.kind} ${run.target} by <@${run.requester}>: ${run.status}`, [
-        { type: 'section', text: { type: 'mrkdwn', text: `${icon} *${run.id}* ${run.kind} ${run.target} by <@${run.requester}>: *${run.status}*` } },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: `${icon} *${run.id}* ${run.kind} ${run.target} by <@${run.requester}>: *${run.status}*`,
+          },
+        },
         ...codeBlocks(text, `\`/dr run ${run.id}\``, 3),
       ])
       .catch((err: Error) => log.warn({ err: err.message }, 'alert not posted'));
@@ -139,7 +179,10 @@ export function createSlackApp(options: {
     app,
     start: async () => {
       await app.start();
-      log.info({ mode: socketMode ? 'socket' : 'http', port: socketMode ? undefined : Number(env.PORT ?? 3000) }, 'slack app started');
+      log.info(
+        { mode: socketMode ? 'socket' : 'http', port: socketMode ? undefined : Number(env.PORT ?? 3000) },
+        'slack app started',
+      );
     },
     stop: async () => {
       desk.closeAll('drbot is shutting down');

@@ -77,7 +77,13 @@ export class ApprovalDesk {
             })
             .catch((err) => {
               this.log.error({ err: (err as Error).message, runId: run.id }, 'approval card not posted');
-              this.finish(p, { approved: false, status: 'cancelled', by: undefined, at: new Date(), reason: `the approval card could not be posted: ${(err as Error).message}` });
+              this.finish(p, {
+                approved: false,
+                status: 'cancelled',
+                by: undefined,
+                at: new Date(),
+                reason: `the approval card could not be posted: ${(err as Error).message}`,
+              });
             });
           this.pending.set(run.id, p);
         }),
@@ -96,14 +102,26 @@ export class ApprovalDesk {
     const verb = c.action === APPROVE_ACTION ? 'approve' : 'reject';
     if (!p || p.deciding) {
       const run = runId ? this.engine.deps.store.getRun(runId) : undefined;
-      if (run) this.engine.audit(runId, `${verb} click by ${c.user} ignored: the request is already ${run.status}`);
-      await this.refuse(c, run ? `This request is already decided (${run.status}).` : 'This approval card is not pending any more.');
+      if (run)
+        this.engine.audit(runId, `${verb} click by ${c.user} ignored: the request is already ${run.status}`);
+      await this.refuse(
+        c,
+        run
+          ? `This request is already decided (${run.status}).`
+          : 'This approval card is not pending any more.',
+      );
       return;
     }
     if (c.action === APPROVE_ACTION) {
       if (c.user === p.requester) {
-        this.engine.audit(runId, `approve click by ${c.user} refused: the requester cannot approve their own request`);
-        await this.refuse(c, 'Two-person rule: you requested this restore, so another approver must approve it.');
+        this.engine.audit(
+          runId,
+          `approve click by ${c.user} refused: the requester cannot approve their own request`,
+        );
+        await this.refuse(
+          c,
+          'Two-person rule: you requested this restore, so another approver must approve it.',
+        );
         return;
       }
       if (!(await this.directory.contains(this.approvers, c.user))) {
@@ -112,7 +130,10 @@ export class ApprovalDesk {
         return;
       }
     } else if (c.user !== p.requester && !(await this.directory.contains(this.approvers, c.user))) {
-      this.engine.audit(runId, `reject click by ${c.user} refused: only approvers or the requester may reject`);
+      this.engine.audit(
+        runId,
+        `reject click by ${c.user} refused: only approvers or the requester may reject`,
+      );
       await this.refuse(c, 'Only an approver or the requester can reject this request.');
       return;
     }
@@ -120,18 +141,36 @@ export class ApprovalDesk {
     p.deciding = true;
     const at = new Date();
     if (c.action === REJECT_ACTION) {
-      this.finish(p, { approved: false, status: 'rejected', by: c.user, at, reason: `rejected by ${c.user}` });
+      this.finish(p, {
+        approved: false,
+        status: 'rejected',
+        by: c.user,
+        at,
+        reason: `rejected by ${c.user}`,
+      });
       return;
     }
     if (parsed.fingerprint !== p.plan.fingerprint) {
-      this.finish(p, { approved: false, status: 'cancelled', by: c.user, at, reason: 'void: the approval was for a different plan' });
+      this.finish(p, {
+        approved: false,
+        status: 'cancelled',
+        by: c.user,
+        at,
+        reason: 'void: the approval was for a different plan',
+      });
       return;
     }
     let now: RestorePlan;
     try {
       now = await p.replan();
     } catch (err) {
-      this.finish(p, { approved: false, status: 'cancelled', by: c.user, at, reason: `void: re-assessing the plan failed: ${(err as Error).message}` });
+      this.finish(p, {
+        approved: false,
+        status: 'cancelled',
+        by: c.user,
+        at,
+        reason: `void: re-assessing the plan failed: ${(err as Error).message}`,
+      });
       return;
     }
     if (now.fingerprint !== p.plan.fingerprint) {
@@ -152,14 +191,21 @@ export class ApprovalDesk {
 
   /** Expired or stopped: every pending card is closed. */
   closeAll(reason: string): void {
-    for (const p of this.pending.values()) this.finish(p, { approved: false, status: 'cancelled', by: undefined, at: new Date(), reason });
+    for (const p of this.pending.values())
+      this.finish(p, { approved: false, status: 'cancelled', by: undefined, at: new Date(), reason });
   }
 
   private expire(runId: string): void {
     const p = this.pending.get(runId);
     if (!p || p.deciding) return;
     p.deciding = true;
-    this.finish(p, { approved: false, status: 'expired', by: undefined, at: new Date(), reason: `no approval within ${formatSpan(this.timeoutMs)}` });
+    this.finish(p, {
+      approved: false,
+      status: 'expired',
+      by: undefined,
+      at: new Date(),
+      reason: `no approval within ${formatSpan(this.timeoutMs)}`,
+    });
   }
 
   private finish(p: Pending, d: ApprovalDecision): void {
@@ -184,24 +230,42 @@ export class ApprovalDesk {
 
   private async refuse(c: ApprovalClick, text: string): Promise<void> {
     if (!c.channel) return;
-    await this.poster.ephemeral(c.channel, c.user, text).catch((err) => this.log.warn({ err: (err as Error).message }, 'ephemeral refusal not sent'));
+    await this.poster
+      .ephemeral(c.channel, c.user, text)
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'ephemeral refusal not sent'));
   }
 
   private card(p: Pending, decided?: string): Block[] {
     const { run, plan } = p;
-    const blocks: Block[] = [section(`:rotating_light: *Approval needed: ${run.kind} ${run.target}* (${run.id}), requested by <@${p.requester}>`)];
+    const blocks: Block[] = [
+      section(
+        `:rotating_light: *Approval needed: ${run.kind} ${run.target}* (${run.id}), requested by <@${p.requester}>`,
+      ),
+    ];
     const shown = plan.assets.slice(0, 30);
     for (const a of shown) {
       const set = this.engine.deps.store.getSet(a.setId);
-      const where = set?.artifacts.find((x) => x.asset === a.asset)?.locations.filter((l) => l.status === 'confirmed').map((l) => l.target) ?? [];
-      const rpo = a.rpoMs === undefined ? '' : a.lossWindowMs > a.rpoMs ? ` — *exceeds RPO ${formatSpan(a.rpoMs)}*` : ` (RPO ${formatSpan(a.rpoMs)}: within)`;
+      const where =
+        set?.artifacts
+          .find((x) => x.asset === a.asset)
+          ?.locations.filter((l) => l.status === 'confirmed')
+          .map((l) => l.target) ?? [];
+      const rpo =
+        a.rpoMs === undefined
+          ? ''
+          : a.lossWindowMs > a.rpoMs
+            ? ` — *exceeds RPO ${formatSpan(a.rpoMs)}*`
+            : ` (RPO ${formatSpan(a.rpoMs)}: within)`;
       blocks.push(
         section(
           `*${a.asset}* (${a.kind}) from \`${a.setId}\` taken ${stamp(new Date(a.setTime))}, checksums confirmed on ${where.join(', ') || 'no target'}; read from ${a.readFrom}\nData-loss window: ${formatSpan(a.lossWindowMs)}${rpo}`,
         ),
       );
     }
-    if (plan.assets.length > shown.length) blocks.push(context([`… and ${plan.assets.length - shown.length} more asset(s): \`/dr run ${run.id}\``]));
+    if (plan.assets.length > shown.length)
+      blocks.push(
+        context([`… and ${plan.assets.length - shown.length} more asset(s): \`/dr run ${run.id}\``]),
+      );
     blocks.push(
       section(
         `*Containers that will stop:* ${plan.stopContainers.length ? plan.stopContainers.join(', ') : 'none'}\n*Expected duration:* ${plan.expectedMs === undefined ? 'unknown (no past restore of this scope)' : `about ${formatSpan(plan.expectedMs)} (past runs)`} · *RTO:* ${plan.rtoMs === undefined ? '-' : formatSpan(plan.rtoMs)}`,
@@ -225,7 +289,11 @@ export class ApprovalDesk {
           button('Reject', REJECT_ACTION, value, 'danger'),
         ],
       });
-      blocks.push(context([`Plan ${plan.fingerprint} · expires in ${formatSpan(this.timeoutMs)} · approvers other than the requester only`]));
+      blocks.push(
+        context([
+          `Plan ${plan.fingerprint} · expires in ${formatSpan(this.timeoutMs)} · approvers other than the requester only`,
+        ]),
+      );
     }
     return capBlocks(blocks, `\`/dr run ${run.id}\``);
   }

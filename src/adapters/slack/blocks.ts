@@ -30,14 +30,28 @@ export function section(text: string, pointer = ''): Block {
 }
 
 export function fields(items: string[]): Block {
-  return { type: 'section', fields: items.slice(0, LIMITS.fields).map((t) => ({ type: 'mrkdwn', text: clip(t, LIMITS.fieldText) })) };
+  return {
+    type: 'section',
+    fields: items.slice(0, LIMITS.fields).map((t) => ({ type: 'mrkdwn', text: clip(t, LIMITS.fieldText) })),
+  };
 }
 
 export function context(items: string[]): Block {
-  return { type: 'context', elements: items.slice(0, LIMITS.contextElements).map((t) => ({ type: 'mrkdwn', text: clip(t, LIMITS.sectionText) })) };
+  return {
+    type: 'context',
+    elements: items
+      .slice(0, LIMITS.contextElements)
+      .map((t) => ({ type: 'mrkdwn', text: clip(t, LIMITS.sectionText) })),
+  };
 }
 
-export function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger', confirm?: { title: string; text: string; confirm: string; deny: string }): Block {
+export function button(
+  text: string,
+  actionId: string,
+  value: string,
+  style?: 'primary' | 'danger',
+  confirm?: { title: string; text: string; confirm: string; deny: string },
+): Block {
   return {
     type: 'button',
     text: { type: 'plain_text', text: clip(text, LIMITS.buttonText), emoji: true },
@@ -76,14 +90,18 @@ export function codeBlocks(text: string, pointer: string, maxSections = 8): Bloc
   }
   if (current) chunks.push(current);
   const shown = chunks.slice(0, maxSections).map((c) => section(`\`\`\`${c}\`\`\``));
-  if (chunks.length > maxSections) shown.push(context([`… ${chunks.length - maxSections} more part(s) not shown: ${pointer}`]));
+  if (chunks.length > maxSections)
+    shown.push(context([`… ${chunks.length - maxSections} more part(s) not shown: ${pointer}`]));
   return shown;
 }
 
 /** Keeps a message within 50 blocks, saying what was left out. */
 export function capBlocks(blocks: Block[], pointer: string): Block[] {
   if (blocks.length <= LIMITS.blocks) return blocks;
-  return [...blocks.slice(0, LIMITS.blocks - 1), context([`… ${blocks.length - LIMITS.blocks + 1} more block(s) not shown: ${pointer}`])];
+  return [
+    ...blocks.slice(0, LIMITS.blocks - 1),
+    context([`… ${blocks.length - LIMITS.blocks + 1} more block(s) not shown: ${pointer}`]),
+  ];
 }
 
 /** The message's fallback text (notifications, screen readers), within Slack's limit. */

@@ -20,7 +20,9 @@ export class Directory {
   private async groupMembers(group: string): Promise<Set<string>> {
     const hit = this.cache.get(group);
     if (hit && Date.now() - hit.at < 60_000) return hit.users;
-    const res = await this.poster.call('usergroups.users.list', () => this.poster.client.usergroups.users.list({ usergroup: group }));
+    const res = await this.poster.call('usergroups.users.list', () =>
+      this.poster.client.usergroups.users.list({ usergroup: group }),
+    );
     const users = new Set(res.users ?? []);
     this.cache.set(group, { users, at: Date.now() });
     return users;

@@ -61,10 +61,15 @@ export class ProgressMessage implements RunObserver {
         this.lastSent = Date.now();
         if (this.dirty) this.schedule();
       })
-      .catch((err) => this.log.error({ err: (err as Error).message, runId: run.id }, 'progress message not posted'));
+      .catch((err) =>
+        this.log.error({ err: (err as Error).message, runId: run.id }, 'progress message not posted'),
+      );
   }
 
-  onEvent(_run: Run, e: { stage: string | undefined; type: RunEventType; message: string; data?: Record<string, unknown> }): void {
+  onEvent(
+    _run: Run,
+    e: { stage: string | undefined; type: RunEventType; message: string; data?: Record<string, unknown> },
+  ): void {
     if (e.stage && e.type === 'stage-start') {
       this.stages.set(e.stage, { state: e.stage === 'assemble' ? 'waiting' : 'running' });
       if (e.stage === 'assemble') this.status = 'pending-approval';
@@ -86,13 +91,18 @@ export class ProgressMessage implements RunObserver {
   async finish(status: string, resultText: string, postmortem?: string): Promise<void> {
     this.status = status;
     this.finished = true;
-    for (const [name, s] of this.stages) if (s.state === 'running' || s.state === 'waiting') this.stages.set(name, { ...s, state: status === 'succeeded' ? 'ok' : 'failed' });
+    for (const [name, s] of this.stages)
+      if (s.state === 'running' || s.state === 'waiting')
+        this.stages.set(name, { ...s, state: status === 'succeeded' ? 'ok' : 'failed' });
     await this.posting;
     await this.flushNow();
     const pointer = this.run ? `full output: \`/dr run ${this.run.id}\`` : '';
     this.reply(clip(resultText, 300), codeBlocks(resultText, pointer));
     if (postmortem && this.run) {
-      this.reply(`Postmortem for ${this.run.id}`, codeBlocks(postmortem, `full postmortem: \`/dr run ${this.run.id} --postmortem\``, 10));
+      this.reply(
+        `Postmortem for ${this.run.id}`,
+        codeBlocks(postmortem, `full postmortem: \`/dr run ${this.run.id} --postmortem\``, 10),
+      );
     }
     await this.thread;
   }
@@ -103,7 +113,12 @@ export class ProgressMessage implements RunObserver {
       .then(async () => {
         await this.posting;
         if (!this.ts) return;
-        await this.poster.post(this.channel, fallback(scrub(text)), blocks ? capBlocks(blocks, '') : undefined, this.ts);
+        await this.poster.post(
+          this.channel,
+          fallback(scrub(text)),
+          blocks ? capBlocks(blocks, '') : undefined,
+          this.ts,
+        );
       })
       .catch((err) => this.log.warn({ err: (err as Error).message }, 'thread reply not posted'));
   }
@@ -124,7 +139,14 @@ export class ProgressMessage implements RunObserver {
     const ts = this.ts;
     this.inflight = (async () => {
       const res = await this.poster
-        .tryOnce(() => this.poster.client.chat.update({ channel: this.channel, ts, text: this.text(), blocks: this.blocks() as never }))
+        .tryOnce(() =>
+          this.poster.client.chat.update({
+            channel: this.channel,
+            ts,
+            text: this.text(),
+            blocks: this.blocks() as never,
+          }),
+        )
         .catch((err) => {
           this.log.warn({ err: (err as Error).message }, 'progress update failed');
           return { ok: true as const, value: undefined };
@@ -172,7 +194,14 @@ export class ProgressMessage implements RunObserver {
     const id = this.run?.id ?? '';
     const head = `*${this.title}* · ${id} · requested by <@${this.requester}>`;
     const lines = [...this.stages].map(([n, s]) => this.line(n, s));
-    const state = this.finished ? `*${this.status}*` : this.status === 'pending-approval' ? 'waiting for approval' : 'in progress';
-    return capBlocks([section(scrub(head)), section(scrub(lines.join('\n'))), context([`${state} · details in the thread`])], `\`/dr run ${id}\``);
+    const state = this.finished
+      ? `*${this.status}*`
+      : this.status === 'pending-approval'
+        ? 'waiting for approval'
+        : 'in progress';
+    return capBlocks(
+      [section(scrub(head)), section(scrub(lines.join('\n'))), context([`${state} · details in the thread`])],
+      `\`/dr run ${id}\``,
+    );
   }
 }

@@ -38,7 +38,9 @@ export class SlackPoster {
   }
 
   /** Like `call`, but on a 429 gives back the wait instead of waiting (for coalesced updates). */
-  async tryOnce<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; retryAfterMs: number }> {
+  async tryOnce<T>(
+    fn: () => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; retryAfterMs: number }> {
     try {
       return { ok: true, value: await fn() };
     } catch (err) {
@@ -48,9 +50,19 @@ export class SlackPoster {
     }
   }
 
-  async post(channel: string, text: string, blocks?: unknown[], threadTs?: string): Promise<string | undefined> {
+  async post(
+    channel: string,
+    text: string,
+    blocks?: unknown[],
+    threadTs?: string,
+  ): Promise<string | undefined> {
     const res = await this.call('chat.postMessage', () =>
-      this.client.chat.postMessage({ channel, text, ...(blocks ? { blocks: blocks as never } : {}), ...(threadTs ? { thread_ts: threadTs } : {}) }),
+      this.client.chat.postMessage({
+        channel,
+        text,
+        ...(blocks ? { blocks: blocks as never } : {}),
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      }),
     );
     return res.ts;
   }
@@ -62,6 +74,8 @@ export class SlackPoster {
   }
 
   async update(channel: string, ts: string, text: string, blocks: unknown[]): Promise<void> {
-    await this.call('chat.update', () => this.client.chat.update({ channel, ts, text, blocks: blocks as never }));
+    await this.call('chat.update', () =>
+      this.client.chat.update({ channel, ts, text, blocks: blocks as never }),
+    );
   }
 }
