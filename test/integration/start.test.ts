@@ -5,7 +5,7 @@ import { REPO, workspace } from '../fixtures/cli.js';
 describe('npm start', () => {
   it('without Slack secrets opens the terminal session, where /dr status works', async () => {
     const ws = workspace();
-    const env = { ...process.env, DRBOT_CONFIG: ws.configPath, LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = { ...process.env, DRBOT_CONFIG: ws.configPath, LOG_LEVEL: 'warn' };
     for (const k of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN']) delete env[k];
     const child = spawn('npm', ['start', '--silent'], { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
