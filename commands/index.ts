@@ -1,6 +1,8 @@
 import { backup } from './backup.js';
+import { cancel } from './cancel.js';
 import type { CommandDefinition } from './define.js';
 import { help, helpText } from './help.js';
+import { policy } from './policy.js';
 import { restore } from './restore.js';
 import { run } from './run.js';
 import { runs } from './runs.js';
@@ -20,6 +22,8 @@ export const COMMANDS: readonly CommandDefinition<never>[] = [
   test,
   runs,
   run,
+  cancel,
+  policy,
 ] as unknown as CommandDefinition<never>[];
 
 export function findCommand(name: string): CommandDefinition<never> | undefined {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { isValidCron } from './domain/cron.js';
 import { parseRetention, parseSpan, RETENTION_FORMAT, SPAN_FORMAT } from './domain/duration.js';
 import type { Tier } from './domain/policy.js';
 import { AppError, ErrorCode } from './errors.js';
@@ -13,7 +14,7 @@ const retention = z
 // Five cron fields, each made of digits, `*`, `/`, `,`, `-` (node-cron validates the rest).
 const cron = z
   .string()
-  .regex(/^\s*(\S+\s+){4}\S+\s*$/, { message: 'must be a 5-field cron expression, e.g. "0 2 * * *"' });
+  .refine(isValidCron, { message: 'must be a 5-field cron expression, e.g. "0 2 * * *"' });
 const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: 'must be letters, digits, _ . - (max 128)' });
@@ -122,9 +123,13 @@ const configSchema = z
       .object({
         /** How long a scratch database may take to accept connections in a deep verify. */
         readinessTimeout: span.default('3m'),
+        /** Deep-verify each scheduled backup right after it (what keeps "verified" within RPO). */
+        afterBackup: z.boolean().default(true),
+        /** The recovery drill: deep-verify the newest backup of every asset on this schedule. */
+        schedule: cron.default('0 4 * * *'),
       })
       .strict()
-      .default({ readinessTimeout: '3m' }),
+      .default({ readinessTimeout: '3m', afterBackup: true, schedule: '0 4 * * *' }),
     restore: z
       .object({
         /** How long services and databases may take to be ready again after a restore. */
@@ -144,6 +149,8 @@ const configSchema = z
         approvers: z.array(z.string()).default([]),
         operators: z.array(z.string()).default([]),
         approvalTimeout: span.default('30m'),
+        /** Post backup reports as one digest on this schedule instead of one per backup. */
+        digest: cron.optional(),
       })
       .strict()
       .default({ approvers: [], operators: [], approvalTimeout: '30m' }),

@@ -1,14 +1,33 @@
 import './quiet-warnings.js';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
+import { createMetrics } from './adapters/metrics/prometheus.js';
 import { createSlackApp } from './adapters/slack/app.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { describeError, toAppError } from './errors.js';
 import { runTerminal } from './front/terminal.js';
 import { createLogger } from './log.js';
+
+import { Scheduler } from './scheduler/scheduler.js';
 import { registerEnvironmentSecrets } from './secrets.js';
 
-/** `npm start`: wiring only — config → adapters → front end (Slack with secrets, else terminal). */
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** `/metrics` and `/healthz` on their own server (Socket Mode and the terminal have no HTTP receiver). */
+function serveRoutes(port: number, routes: Record<string, Handler>): () => Promise<void> {
+  const server = createServer((req, res) => {
+    const route = routes[(req.url ?? '/').split('?')[0] as string];
+    if (req.method === 'GET' && route) route(req, res);
+    else {
+      res.writeHead(404);
+      res.end();
+    }
+  }).listen(port);
+  return () => new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** `npm start`: wiring only — config → adapters → front end (Slack with secrets, else terminal) + scheduler. */
 async function main(): Promise<number> {
   const env = process.env;
   registerEnvironmentSecrets(env);
@@ -20,31 +39,57 @@ async function main(): Promise<number> {
     process.stderr.write(`drbot: ${describeError(toAppError(err))}\n`);
     return 2;
   }
+  const { engine } = app;
+  const metrics = createMetrics(engine);
+  const health: Handler = (_req, res) => {
+    engine.deps.runtime.ping().then(
+      () => res.writeHead(200).end('ok\n'),
+      (err: Error) => res.writeHead(503).end(`${err.message}\n`),
+    );
+  };
   try {
-    for (const r of await app.engine.recoverInterrupted()) {
+    for (const r of await engine.recoverInterrupted()) {
       log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
     }
     const token = env.SLACK_BOT_TOKEN;
     if (token && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) {
       const front = createSlackApp({
-        engine: app.engine,
-        config: app.engine.deps.config,
+        engine,
+        config: engine.deps.config,
         env: { ...env, SLACK_BOT_TOKEN: token },
         log,
+        routes: [
+          { path: '/metrics', method: ['GET'], handler: metrics.handler },
+          { path: '/healthz', method: ['GET'], handler: health },
+        ],
       });
       await front.start();
+      const closeRoutes = front.http
+        ? undefined
+        : serveRoutes(Number(env.PORT ?? 3000), { '/metrics': metrics.handler, '/healthz': health });
+      const scheduler = new Scheduler(engine, front.notifier, log.child({ component: 'scheduler' }));
+      scheduler.start();
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', () => resolve());
         process.once('SIGINT', () => resolve());
       });
+      await scheduler.stop();
       await front.stop();
+      await closeRoutes?.();
       return 0;
     }
-    await runTerminal(app.engine, log, {
+    // The terminal session is for people at the keyboard (often mid-incident): it runs no
+    // schedules, so no automatic backup of a broken state becomes the newest restore point.
+    // Without Slack, schedule `drbot backup all` from cron instead.
+    const closeRoutes = env.PORT
+      ? serveRoutes(Number(env.PORT), { '/metrics': metrics.handler, '/healthz': health })
+      : undefined;
+    await runTerminal(engine, log, {
       input: process.stdin,
       output: process.stdout,
       user: userInfo().username,
     });
+    await closeRoutes?.();
     return 0;
   } finally {
     app.close();

@@ -1,5 +1,5 @@
 import type { Run } from '../domain/runs.js';
-import { describeError, toAppError } from '../errors.js';
+import { describeError, ErrorCode, toAppError } from '../errors.js';
 import type { EngineDeps } from './deps.js';
 import { loadInventory, selectAssets } from './inventory.js';
 import { acquireAssets } from './locks.js';
@@ -10,8 +10,10 @@ import { type ArtifactSummary, SetWriteError, writeSet } from './set-writer.js';
 export type { ArtifactSummary } from './set-writer.js';
 
 export interface BackupRequest {
-  /** `all` or one asset name. */
+  /** `all` or one asset name (or, with `assets`, a label for the run such as a schedule). */
   target: string;
+  /** Exactly these assets (the scheduler's groups); each must be protected. */
+  assets?: string[];
   requester: string;
   /** Hears this run's progress (the front end that asked). */
   observer?: RunObserver;
@@ -20,7 +22,7 @@ export interface BackupRequest {
 export interface BackupOutcome {
   run: Run;
   setId: string;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'cancelled';
   artifacts: ArtifactSummary[];
   failures: string[];
   skipped: string[];
@@ -37,7 +39,9 @@ export interface BackupOutcome {
 export async function runBackup(deps: EngineDeps, request: BackupRequest): Promise<BackupOutcome> {
   const { store, clock } = deps;
   const inventory = await loadInventory(deps);
-  const assets = selectAssets(inventory, request.target);
+  const assets = request.assets
+    ? request.assets.flatMap((name) => selectAssets(inventory, name))
+    : selectAssets(inventory, request.target);
   const names = assets.map((a) => a.name);
   const lock = acquireAssets(deps, 'backup', names);
 
@@ -69,6 +73,8 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
       deps.log,
       combineObservers(request.observer, deps.observer),
     );
+    // Once the set is complete, stopping would only skip pruning and the report.
+    ctx.cancellableStages = new Set(['inventory', 'dump', 'verify']);
     try {
       await ctx.stage('inventory', async () => {
         ctx.info(`backing up ${names.join(', ')} to ${outcome.targets.join(', ')}`, { assets: names });
@@ -98,13 +104,14 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
       } else {
         outcome.failures = [describeError(e)];
       }
+      outcome.status = e.code === ErrorCode.CANCELLED ? 'cancelled' : 'failed';
       run = store.updateRun(run.id, {
-        status: 'failed',
+        status: outcome.status,
         endedAt: clock.now(),
         error: outcome.failures.join(' | '),
         result: resultOf(outcome, names),
       });
-      ctx.error(`backup failed: ${outcome.failures.join(' | ')}`, { code: e.code });
+      ctx.error(`backup ${outcome.status}: ${outcome.failures.join(' | ')}`, { code: e.code });
       return { ...outcome, run };
     }
 

@@ -2,6 +2,7 @@ import type { Run, RunEvent } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup.js';
 import type { EngineDeps } from './deps.js';
+import { buildPolicy, type PolicyRow } from './policy.js';
 import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore.js';
 import { SCRATCH_LABEL } from './scratch.js';
 import { buildStatus, type StatusReport } from './status.js';
@@ -31,6 +32,38 @@ export class Engine {
     return runUndo(this.deps, request);
   }
 
+  /**
+   * Asks a run to stop before its next stage. A pending approval is withdrawn at once; a
+   * restore that has started replacing data cannot be stopped (undo it afterwards instead).
+   */
+  cancel(runId: string, by: string): { run: Run; message: string } {
+    const { run, events } = this.run(runId);
+    if (run.status !== 'running' && run.status !== 'pending-approval') {
+      throw userError(
+        ErrorCode.USAGE,
+        `${runId} is already ${run.status}; only running or pending runs can be cancelled`,
+      );
+    }
+    if (
+      (run.kind === 'restore' || run.kind === 'undo') &&
+      events.some((e) => e.stage === 'restore' && e.type === 'stage-start')
+    ) {
+      throw userError(
+        ErrorCode.USAGE,
+        `${runId} is already replacing live data and cannot be stopped safely; let it finish, then \`undo ${runId}\` if needed`,
+      );
+    }
+    this.deps.store.requestCancel(runId, by, this.deps.clock.now());
+    this.audit(runId, `cancel requested by ${by}`);
+    return {
+      run,
+      message:
+        run.status === 'pending-approval'
+          ? `${runId}: the approval request is withdrawn`
+          : `${runId} will stop before its next stage`,
+    };
+  }
+
   /** Records something that happened to a run from outside it (an approval click, a refusal). */
   audit(runId: string, message: string, data?: Record<string, unknown>): void {
     this.deps.store.appendEvent(runId, {
@@ -40,6 +73,10 @@ export class Engine {
       message,
       ...(data ? { data } : {}),
     });
+  }
+
+  policy(): Promise<PolicyRow[]> {
+    return buildPolicy(this.deps);
   }
 
   status(): Promise<StatusReport> {

@@ -87,6 +87,8 @@ async function restoreRun(
   let run = store.createRun({ kind, requester: req.requester, target, status: 'running', at: clock.now() });
   lock.bind(run.id);
   const ctx = new RunContext(run, store, clock, deps.log, combineObservers(req.observer, deps.observer));
+  // Cancelling is possible until live data starts being replaced, never in the middle of it.
+  ctx.cancellableStages = new Set(['assess', 'assemble', 'verify', 'restore']);
   const out: RestoreOutcome = {
     run,
     status: 'failed',
@@ -218,6 +220,7 @@ async function restoreRun(
     out.status = 'succeeded';
   } catch (err) {
     out.failures.push(describeError(err));
+    out.status = toAppError(err).code === ErrorCode.CANCELLED ? 'cancelled' : 'failed';
     if (stopped.length) {
       // Never leave services down because a step failed: start what we stopped.
       await startAgain(deps, ctx, stopped).catch((e) =>
@@ -226,8 +229,7 @@ async function restoreRun(
     }
     if (!out.plan || !out.decision?.approved) {
       // Failed before anything was approved or touched: no recovery happened, no postmortem.
-      out.status = 'failed';
-      save({ status: 'failed', endedAt: clock.now(), error: out.failures.join(' | ') });
+      save({ status: out.status, endedAt: clock.now(), error: out.failures.join(' | ') });
       return { ...out, run };
     }
     ctx.error(
@@ -255,7 +257,7 @@ async function restoreRun(
   } finally {
     result.failures = out.failures;
     save({
-      status: out.status === 'succeeded' ? 'succeeded' : 'failed',
+      status: out.status === 'succeeded' || out.status === 'cancelled' ? out.status : 'failed',
       endedAt: clock.now(),
       ...(out.failures.length ? { error: out.failures.join(' | ') } : {}),
     });

@@ -1,5 +1,5 @@
 import type { Run, RunEventType } from '../domain/runs.js';
-import { describeError } from '../errors.js';
+import { AppError, describeError, ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state-store.js';
@@ -51,7 +51,14 @@ export class RunContext {
     this.observer.onRunCreated?.(run);
   }
 
+  /** Stages a cancel request may stop before (a restore cannot be stopped once replacing data). */
+  cancellableStages: ReadonlySet<string> | undefined;
+
   async stage<T>(name: string, fn: (log: Logger) => Promise<T>): Promise<T> {
+    const cancel = this.store.cancelRequested(this.run.id);
+    if (cancel && (!this.cancellableStages || this.cancellableStages.has(name))) {
+      throw new AppError(ErrorCode.CANCELLED, 'user', `cancelled by ${cancel.by} before ${name}`);
+    }
     const log = this.log.child({ stage: name });
     const started = this.clock.now();
     this.event('stage-start', `${name} started`, name);

@@ -1,6 +1,6 @@
 import { artifactKey } from '../domain/layout.js';
 import type { Run } from '../domain/runs.js';
-import { describeError, ErrorCode, userError } from '../errors.js';
+import { describeError, ErrorCode, toAppError, userError } from '../errors.js';
 import type { ArtifactRecord, SetRecord } from '../ports/state-store.js';
 import { deepVerifyArtifact } from './deep-verify.js';
 import type { EngineDeps } from './deps.js';
@@ -26,7 +26,7 @@ export interface DeepCheck {
 
 export interface VerifyOutcome {
   run: Run;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'cancelled';
   setIds: string[];
   checks: TargetCheck[];
   deep: DeepCheck[];
@@ -242,8 +242,9 @@ async function verifyArtifacts(
     }
   } catch (err) {
     outcome.failures.push(describeError(err));
+    if (toAppError(err).code === ErrorCode.CANCELLED) outcome.status = 'cancelled';
   }
-  outcome.status = outcome.failures.length ? 'failed' : 'succeeded';
+  if (outcome.status !== 'cancelled') outcome.status = outcome.failures.length ? 'failed' : 'succeeded';
   const result = {
     setIds: outcome.setIds,
     checks: outcome.checks,

@@ -123,5 +123,27 @@ export interface StateStore {
   ): void;
   setLocation(artifactId: number, location: ArtifactLocation): void;
 
+  /** Asks a run to stop at its next safe point. */
+  requestCancel(runId: string, by: string, at: Date): void;
+  cancelRequested(runId: string): { by: string; at: Date } | undefined;
+
+  /** The RPO monitor's alert state, one row per asset and kind. */
+  alerts(): AlertRecord[];
+  saveAlert(alert: AlertRecord): void;
+
+  /** Small named values that must survive restarts (last digest, last scheduled slot …). */
+  getNote(key: string): string | undefined;
+  setNote(key: string, value: string): void;
+
   close(): void;
+}
+
+export interface AlertRecord {
+  asset: string;
+  kind: 'rpo' | 'schedule';
+  open: boolean;
+  since: Date;
+  detail: string;
+  notifiedAt: Date | undefined;
+  closedAt: Date | undefined;
 }

@@ -6,10 +6,12 @@ import { parseSpan } from '../../domain/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import { dispatch } from '../../front/dispatch.js';
 import type { Logger } from '../../log.js';
+import type { Notifier } from '../../ports/notifier.js';
 import { APPROVE_ACTION, ApprovalDesk, REJECT_ACTION } from './approvals.js';
 import { codeBlocks } from './blocks.js';
 import { boltLogger } from './bolt-logger.js';
 import { Directory } from './directory.js';
+import { slackNotifier } from './notifier.js';
 import { ProgressMessage } from './progress.js';
 import { SlackPoster } from './slack-client.js';
 
@@ -26,9 +28,13 @@ const RUN_COMMANDS = new Set(['backup', 'verify', 'test', 'restore', 'undo']);
 
 export interface SlackFrontEnd {
   app: App;
+  poster: SlackPoster;
+  /** Reports and alerts to the configured channels. */
+  notifier: Notifier;
+  /** Whether Bolt serves HTTP (then extra routes such as /metrics ride on its port). */
+  http: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Extra HTTP routes on the receiver's port (e.g. /metrics), given before start. */
 }
 
 /**
@@ -177,6 +183,9 @@ export function createSlackApp(options: {
 
   return {
     app,
+    poster,
+    notifier: slackNotifier(poster, config, log),
+    http: !socketMode,
     start: async () => {
       await app.start();
       log.info(

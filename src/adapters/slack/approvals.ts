@@ -45,6 +45,8 @@ const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 export class ApprovalDesk {
   private pending = new Map<string, Pending>();
 
+  private readonly watcher: NodeJS.Timeout;
+
   constructor(
     private readonly poster: SlackPoster,
     private readonly engine: Engine,
@@ -52,7 +54,25 @@ export class ApprovalDesk {
     private readonly approvers: readonly string[],
     private readonly timeoutMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // `/dr cancel` (from Slack or a terminal) withdraws a pending approval within a second.
+    this.watcher = setInterval(() => this.withdrawCancelled(), 1000);
+    this.watcher.unref();
+  }
+
+  private withdrawCancelled(): void {
+    for (const p of this.pending.values()) {
+      const c = this.engine.deps.store.cancelRequested(p.run.id);
+      if (c && !p.deciding)
+        this.finish(p, {
+          approved: false,
+          status: 'cancelled',
+          by: c.by,
+          at: c.at,
+          reason: `withdrawn: cancelled by ${c.by}`,
+        });
+    }
+  }
 
   gate(channel: string, requester: string): ApprovalGate {
     return {
@@ -191,6 +211,7 @@ export class ApprovalDesk {
 
   /** Expired or stopped: every pending card is closed. */
   closeAll(reason: string): void {
+    clearInterval(this.watcher);
     for (const p of this.pending.values())
       this.finish(p, { approved: false, status: 'cancelled', by: undefined, at: new Date(), reason });
   }

@@ -76,4 +76,24 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE artifacts ADD COLUMN deep_verified_at TEXT;
   ALTER TABLE artifacts ADD COLUMN verify_error TEXT;
   `,
+  // 3: cancellation requests, and the RPO monitor's open alerts (one per asset and kind, so
+  // a breach is announced once and its recovery once).
+  `
+  ALTER TABLE runs ADD COLUMN cancel_requested_at TEXT;
+  ALTER TABLE runs ADD COLUMN cancel_requested_by TEXT;
+  CREATE TABLE alerts (
+    asset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    since TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    notified_at TEXT,
+    closed_at TEXT,
+    PRIMARY KEY (asset, kind)
+  );
+  CREATE TABLE notes (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];

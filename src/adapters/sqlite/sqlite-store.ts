@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Run, RunEvent, RunEventType, RunStatus } from '../../domain/runs.js';
 import type {
+  AlertRecord,
   ArtifactLocation,
   ArtifactMeta,
   ArtifactRecord,
@@ -270,6 +271,63 @@ export class SqliteStore implements StateStore {
          ON CONFLICT (artifact_id, target) DO UPDATE SET key = excluded.key, status = excluded.status, confirmed_at = excluded.confirmed_at`,
       )
       .run(artifactId, l.target, l.key, l.status, iso(l.confirmedAt));
+  }
+
+  requestCancel(runId: string, by: string, at: Date): void {
+    this.db
+      .prepare('UPDATE runs SET cancel_requested_at = ?, cancel_requested_by = ? WHERE id = ?')
+      .run(at.toISOString(), by, runId);
+  }
+
+  cancelRequested(runId: string): { by: string; at: Date } | undefined {
+    const row = this.db
+      .prepare('SELECT cancel_requested_at AS at, cancel_requested_by AS by FROM runs WHERE id = ?')
+      .get(runId) as { at: string | null; by: string | null } | undefined;
+    return row?.at ? { by: row.by ?? 'unknown', at: new Date(row.at) } : undefined;
+  }
+
+  alerts(): AlertRecord[] {
+    return (this.db.prepare('SELECT * FROM alerts ORDER BY asset, kind').all() as Row[]).map((r) => ({
+      asset: r.asset as string,
+      kind: r.kind as AlertRecord['kind'],
+      open: r.open === 1,
+      since: new Date(r.since as string),
+      detail: r.detail as string,
+      notifiedAt: date(r.notified_at),
+      closedAt: date(r.closed_at),
+    }));
+  }
+
+  saveAlert(a: AlertRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO alerts (asset, kind, open, since, detail, notified_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (asset, kind) DO UPDATE SET open = excluded.open, since = excluded.since, detail = excluded.detail,
+           notified_at = excluded.notified_at, closed_at = excluded.closed_at`,
+      )
+      .run(
+        a.asset,
+        a.kind,
+        a.open ? 1 : 0,
+        a.since.toISOString(),
+        scrub(a.detail),
+        iso(a.notifiedAt),
+        iso(a.closedAt),
+      );
+  }
+
+  getNote(key: string): string | undefined {
+    return (
+      this.db.prepare('SELECT value FROM notes WHERE key = ?').get(key) as { value: string } | undefined
+    )?.value;
+  }
+
+  setNote(key: string, value: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO notes (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 
   close(): void {

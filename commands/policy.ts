@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { defineCommand } from './define.js';
+import { formatRetention, span, table } from './format.js';
+
+export const policy = defineCommand({
+  name: 'policy',
+  summary:
+    'The effective tier table (RPO, RTO, schedule, retention), the assets on each, and schedules that cannot meet their RPO',
+  usage: 'policy',
+  positionals: [],
+  flags: {},
+  args: z.object({}),
+  access: { role: 'viewer', destructive: false },
+  async run({ engine }) {
+    const rows = await engine.policy();
+    const lines = [
+      table([
+        ['TIER', 'RPO', 'RTO', 'SCHEDULE', 'RETENTION', 'ASSETS'],
+        ...rows.map((r) => [
+          r.tier,
+          span(r.rpoMs),
+          span(r.rtoMs),
+          r.schedule ?? 'none',
+          formatRetention(r.retention),
+          String(r.assets.length),
+        ]),
+      ]),
+    ];
+    const assets = rows.flatMap((r) => r.assets.map((a) => ({ ...a, tier: r.tier })));
+    if (assets.length) {
+      lines.push(
+        '',
+        table([
+          ['ASSET', 'TIER', 'SCHEDULE', 'RETENTION', 'WORST CASE AGE', 'RPO CHECK'],
+          ...assets.map((a) => [
+            a.name,
+            a.tier,
+            a.schedule ?? 'none',
+            formatRetention(a.retention),
+            span(a.worstCaseMs),
+            a.problem ? `FLAGGED: ${a.problem}` : 'ok',
+          ]),
+        ]),
+      );
+    }
+    return { ok: true, text: lines.join('\n'), data: rows };
+  },
+});

@@ -1,0 +1,124 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Gauge, Registry } from 'prom-client';
+import type { Engine } from '../../engine/engine.js';
+import { loadInventory } from '../../engine/inventory.js';
+
+const seconds = (d: Date) => d.getTime() / 1000;
+
+/**
+ * The Prometheus text endpoint: figures computed from the state file at scrape time (so a
+ * CLI run or a restart is reflected too): last successful and last verified backup per asset,
+ * run outcomes and durations, RPO breach state.
+ */
+export function createMetrics(engine: Engine): {
+  registry: Registry;
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+} {
+  const registry = new Registry();
+  const { store } = engine.deps;
+
+  new Gauge({
+    name: 'drbot_last_backup_timestamp_seconds',
+    help: 'Time of the newest complete backup set holding the asset',
+    labelNames: ['asset'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const seen = new Set<string>();
+      for (const s of store.listSets({ status: ['complete'], purpose: 'backup' })) {
+        for (const a of s.artifacts) {
+          if (a.status !== 'complete' || seen.has(a.asset)) continue;
+          seen.add(a.asset);
+          this.set({ asset: a.asset }, seconds(s.createdAt));
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'drbot_last_verified_backup_timestamp_seconds',
+    help: 'Time of the newest backup of the asset that a deep verify restored successfully',
+    labelNames: ['asset'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const seen = new Set<string>();
+      for (const s of store.listSets({ status: ['complete'], purpose: 'backup' })) {
+        for (const a of s.artifacts) {
+          if (a.deepVerifiedAt === undefined || seen.has(a.asset)) continue;
+          seen.add(a.asset);
+          this.set({ asset: a.asset }, seconds(s.createdAt));
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'drbot_rpo_seconds',
+    help: 'The RPO of the asset (from its tier)',
+    labelNames: ['asset', 'tier'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const inventory = await loadInventory(engine.deps).catch(() => undefined);
+      for (const a of inventory?.assets ?? [])
+        if (a.policy.rpoMs !== undefined)
+          this.set({ asset: a.name, tier: a.policy.tier }, a.policy.rpoMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'drbot_rpo_breach',
+    help: '1 while the asset is in breach (kind rpo: newest verified backup too old; schedule: a slot produced no backup)',
+    labelNames: ['asset', 'kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of store.alerts()) this.set({ asset: a.asset, kind: a.kind }, a.open ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'drbot_runs_total',
+    help: 'Runs recorded, by kind and final status',
+    labelNames: ['kind', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const r of store.listRuns(100_000))
+        counts.set(`${r.kind}\u0000${r.status}`, (counts.get(`${r.kind}\u0000${r.status}`) ?? 0) + 1);
+      for (const [k, n] of counts) {
+        const [kind, status] = k.split('\u0000') as [string, string];
+        this.set({ kind, status }, n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'drbot_last_run_duration_seconds',
+    help: 'Duration of the most recent finished run of each kind, by its outcome',
+    labelNames: ['kind', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const done = new Set<string>();
+      for (const r of store.listRuns(1000)) {
+        if (!r.startedAt || !r.endedAt || done.has(r.kind)) continue;
+        done.add(r.kind);
+        this.set({ kind: r.kind, status: r.status }, (r.endedAt.getTime() - r.startedAt.getTime()) / 1000);
+      }
+    },
+  });
+
+  return {
+    registry,
+    handler: (_req, res) => {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': registry.contentType });
+          res.end(text);
+        },
+        (err: Error) => {
+          res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.end(`metrics failed: ${err.message}\n`);
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { previousSlot } from '../domain/cron.js';
+import { formatSpan } from '../domain/duration.js';
+import type { Engine } from '../engine/engine.js';
+import { loadInventory } from '../engine/inventory.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { AlertRecord } from '../ports/state-store.js';
+
+const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+export interface Breach {
+  asset: string;
+  kind: AlertRecord['kind'];
+  detail: string;
+}
+
+/**
+ * Every minute: for each protected asset, the age of its newest *verified* backup (one that a
+ * deep verify restored) against its RPO, and whether its last scheduled slot produced a set.
+ * A breach alerts once; its end is announced once; nothing repeats in between. The state is
+ * kept in the state file, so a restart neither repeats nor forgets an alert.
+ */
+export class RpoMonitor {
+  constructor(
+    private readonly engine: Engine,
+    private readonly notifier: Notifier,
+  ) {}
+
+  async check(now: Date): Promise<Breach[]> {
+    const { deps } = this.engine;
+    const inventory = await loadInventory(deps);
+    const sets = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
+    const runs = deps.store.listRuns(300);
+    const breaches: Breach[] = [];
+    const current = new Map<string, Breach>();
+    for (const asset of inventory.assets.filter((a) => a.policy.protected)) {
+      const withAsset = sets.filter((s) =>
+        s.artifacts.some((x) => x.asset === asset.name && x.status === 'complete'),
+      );
+      const verified = withAsset.find((s) =>
+        s.artifacts.some((x) => x.asset === asset.name && x.deepVerifiedAt !== undefined),
+      );
+      const newest = withAsset[0];
+      const lastError = runs.find(
+        (r) =>
+          (r.status === 'failed' || r.status === 'interrupted') &&
+          Array.isArray(r.result.assets) &&
+          (r.result.assets as string[]).includes(asset.name),
+      )?.error;
+      const errorNote = lastError ? `; last error: ${lastError}` : '';
+      const rpo = asset.policy.rpoMs;
+      if (rpo !== undefined) {
+        const age = verified ? now.getTime() - verified.createdAt.getTime() : undefined;
+        if (age === undefined || age > rpo) {
+          const detail =
+            age === undefined
+              ? `${asset.name} has no verified backup (RPO ${formatSpan(rpo)})${newest ? `; newest unverified: ${newest.id}` : ''}${errorNote}`
+              : `${asset.name}: newest verified backup ${verified?.id} is ${formatSpan(age)} old (RPO ${formatSpan(rpo)}), breached since ${stamp(new Date((verified as { createdAt: Date }).createdAt.getTime() + rpo))}${errorNote}`;
+          current.set(`${asset.name}:rpo`, { asset: asset.name, kind: 'rpo', detail });
+        }
+      }
+      if (asset.policy.schedule) {
+        // The slot before the last one had its whole interval to produce a set: it must have.
+        const slot = previousSlot(asset.policy.schedule, now);
+        const before = previousSlot(asset.policy.schedule, new Date(slot.getTime() - 1000));
+        if (!newest || newest.createdAt.getTime() < before.getTime()) {
+          const detail = `${asset.name}: the ${asset.policy.schedule} schedule produced no backup since ${stamp(before)}${newest ? ` (newest ${newest.id})` : ''}${errorNote}`;
+          current.set(`${asset.name}:schedule`, { asset: asset.name, kind: 'schedule', detail });
+        }
+      }
+    }
+    const known = new Map(deps.store.alerts().map((a) => [`${a.asset}:${a.kind}`, a]));
+    for (const [key, b] of current) {
+      breaches.push(b);
+      const prior = known.get(key);
+      if (prior?.open) continue; // announced already: no repeats
+      deps.store.saveAlert({
+        asset: b.asset,
+        kind: b.kind,
+        open: true,
+        since: now,
+        detail: b.detail,
+        notifiedAt: now,
+        closedAt: undefined,
+      });
+      await this.notifier.alert({
+        title:
+          b.kind === 'rpo'
+            ? `:rotating_light: RPO breach: ${b.asset}`
+            : `:rotating_light: Missed backup schedule: ${b.asset}`,
+        lines: [b.detail],
+        level: 'error',
+      });
+    }
+    for (const [key, prior] of known) {
+      if (!prior.open || current.has(key)) continue;
+      deps.store.saveAlert({ ...prior, open: false, closedAt: now });
+      await this.notifier.alert({
+        title: `:white_check_mark: Recovered: ${prior.asset} ${prior.kind === 'rpo' ? 'is within its RPO again' : 'backups are on schedule again'}`,
+        lines: [
+          `${prior.kind === 'rpo' ? 'RPO breach' : 'missed schedule'} open since ${stamp(prior.since)}, cleared at ${stamp(now)} (${formatSpan(now.getTime() - prior.since.getTime())})`,
+        ],
+        level: 'info',
+      });
+    }
+    return breaches;
+  }
+}
