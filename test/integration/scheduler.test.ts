@@ -106,7 +106,7 @@ describe('schedules', () => {
     expect(String(reports.at(-1)?.body.text)).toMatch(
       new RegExp(`Backup ${run?.id} \\(schedule\\): set set-\\S+, 1 asset\\(s\\)`),
     );
-    const setId = (run?.result as { setId: string }).setId;
+    const setId = String(run?.result.setId);
     expect(h.app.engine.deps.store.getSet(setId)?.artifacts[0]?.deepVerifiedAt).toBeDefined();
   });
 
