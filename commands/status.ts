@@ -13,7 +13,19 @@ export const status = defineCommand({
   async run({ engine }) {
     const s = await engine.status();
     const rows = [
-      ['ASSET', 'KIND', 'TIER', 'SCHEDULE', 'RETENTION', 'RPO', 'NEWEST SET', 'AGE', 'SIZE', 'STATE'],
+      [
+        'ASSET',
+        'KIND',
+        'TIER',
+        'SCHEDULE',
+        'RETENTION',
+        'RPO',
+        'NEWEST SET',
+        'AGE',
+        'SIZE',
+        'STATE',
+        'VERIFIED',
+      ],
     ];
     for (const a of s.assets) {
       const p = a.asset.policy;
@@ -28,9 +40,24 @@ export const status = defineCommand({
         span(a.newest?.ageMs),
         bytes(a.newest?.size),
         a.state === 'breach' ? 'BREACH' : a.state,
+        a.newestVerified ? `${span(a.newestVerified.ageMs)} ago` : a.asset.policy.protected ? 'never' : '-',
       ]);
     }
     const lines = [`drbot status at ${s.at.toISOString()}`, '', table(rows)];
+    const flagged = (await engine.policy()).flatMap((r) =>
+      r.assets.filter((a) => a.problem).map((a) => `  ${a.name} (${r.tier}): ${a.problem}`),
+    );
+    if (flagged.length) lines.push('', 'policy problems (see /dr policy):', ...flagged);
+    const open = engine.deps.store.alerts().filter((a) => a.open);
+    if (open.length)
+      lines.push(
+        '',
+        'open alerts:',
+        ...open.map(
+          (a) =>
+            `  ${a.kind === 'rpo' ? 'RPO breach' : 'missed schedule'} since ${a.since.toISOString()}: ${a.detail}`,
+        ),
+      );
     const dbs = s.assets.filter((a) => a.container);
     if (dbs.length)
       lines.push('', `database containers: ${dbs.map((a) => `${a.asset.name} → ${a.container}`).join(', ')}`);
