@@ -48,8 +48,9 @@ async function main(): Promise<number> {
     );
   };
   try {
-        const interrupted = await engine.recoverInterrupted();
-    for (const r of interrupted) log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
+    const interrupted = await engine.recoverInterrupted();
+    for (const r of interrupted)
+      log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
     const token = env.SLACK_BOT_TOKEN;
     if (token && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) {
       const front = createSlackApp({
@@ -62,11 +63,21 @@ async function main(): Promise<number> {
           { path: '/healthz', method: ['GET'], handler: health },
         ],
       });
-            await front.start();
+      await front.start();
       for (const r of interrupted) {
-        const snapshot = typeof r.result.safetySetId === 'string' ? ` Its safety snapshot ${r.result.safetySetId} is intact: \`/dr undo ${r.id}\` puts it back.` : '';
-        const stopped = Array.isArray(r.result.stopped) && r.result.stopped.length ? ` It had stopped ${(r.result.stopped as string[]).join(', ')}.` : '';
-        await front.notifier.alert({ title: `${r.id} (${r.kind} ${r.target}) was interrupted: drbot stopped while it ran`, lines: [`${snapshot}${stopped}`.trim() || 'Nothing was left half-done that drbot knows of.'], level: 'error' });
+        const snapshot =
+          typeof r.result.safetySetId === 'string'
+            ? ` Its safety snapshot ${r.result.safetySetId} is intact: \`/dr undo ${r.id}\` puts it back.`
+            : '';
+        const stopped =
+          Array.isArray(r.result.stopped) && r.result.stopped.length
+            ? ` It had stopped ${(r.result.stopped as string[]).join(', ')}.`
+            : '';
+        await front.notifier.alert({
+          title: `${r.id} (${r.kind} ${r.target}) was interrupted: drbot stopped while it ran`,
+          lines: [`${snapshot}${stopped}`.trim() || 'Nothing was left half-done that drbot knows of.'],
+          level: 'error',
+        });
       }
       const closeRoutes = front.http
         ? undefined

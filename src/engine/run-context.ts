@@ -51,6 +51,9 @@ export class RunContext {
     this.observer.onRunCreated?.(run);
   }
 
+  /** The stage in progress: events without an explicit stage belong to it. */
+  private current: string | undefined;
+
   /** Stages a cancel request may stop before (a restore cannot be stopped once replacing data). */
   cancellableStages: ReadonlySet<string> | undefined;
 
@@ -60,6 +63,7 @@ export class RunContext {
       throw new AppError(ErrorCode.CANCELLED, 'user', `cancelled by ${cancel.by} before ${name}`);
     }
     const log = this.log.child({ stage: name });
+    this.current = name;
     const started = this.clock.now();
     this.event('stage-start', `${name} started`, name);
     try {
@@ -75,6 +79,8 @@ export class RunContext {
         ms: this.clock.now().getTime() - started.getTime(),
       });
       throw err;
+    } finally {
+      this.current = undefined;
     }
   }
 
@@ -99,13 +105,14 @@ export class RunContext {
     data?: Record<string, unknown>,
   ): void {
     const at = this.clock.now();
+    const st = stage ?? this.current;
     this.store.appendEvent(this.run.id, {
       at,
       type,
       message,
-      ...(stage ? { stage } : {}),
+      ...(st ? { stage: st } : {}),
       ...(data ? { data } : {}),
     });
-    this.observer.onEvent?.(this.run, { stage, type, message, at, ...(data ? { data } : {}) });
+    this.observer.onEvent?.(this.run, { stage: st, type, message, at, ...(data ? { data } : {}) });
   }
 }

@@ -51,7 +51,8 @@ function runIdOf(text: string): string {
 beforeAll(async () => {
   seed = await createSeed();
   s3 = await startS3();
-  ws = workspace({ s3, extra: { services: [WEB_HEALTH] } });
+  // busybox httpd (PID 1) ignores SIGTERM: do not wait 30 s for it at every stop.
+  ws = workspace({ s3, extra: { services: [WEB_HEALTH], restore: { stopTimeout: '2s' } } });
   const res = await drbot(ws, ['backup', 'all', '--json']);
   expect(res.code, res.stderr).toBe(0);
   setId = JSON.parse(res.stdout).data.setId;
