@@ -1,4 +1,3 @@
-import type { Asset } from '../domain/assets.js';
 import { parseSpan } from '../domain/duration.js';
 import { renderPostmortem } from '../domain/postmortem.js';
 import { type RestorePlan, type RestoreScope, scopeLabel } from '../domain/restore-plan.js';
@@ -6,14 +5,14 @@ import type { Run } from '../domain/runs.js';
 import { describeError, ErrorCode, externalError, toAppError, userError } from '../errors.js';
 import type { SetRecord } from '../ports/state-store.js';
 import type { ApprovalDecision, ApprovalGate } from './approval.js';
-import { waitForDatabase } from './db-restore.js';
 import type { EngineDeps } from './deps.js';
 import { loadInventory } from './inventory.js';
 import { acquireAssets } from './locks.js';
 import { buildPlan, scopeAssets } from './restore-plan.js';
-import { liveDbTarget, restoreDatabase, restoreVolume, serviceReady } from './restore-steps.js';
+import { restoreDatabase, restoreVolume } from './restore-steps.js';
+import { startAgain, waitReady } from './resume.js';
 import { combineObservers, RunContext, type RunObserver } from './run-context.js';
-import { SetWriteError, writeSet } from './set-writer.js';
+import { safetySnapshot } from './safety-snapshot.js';
 import { checkOnTarget } from './verify.js';
 
 export interface RestoreRequest {
@@ -280,107 +279,6 @@ function candidateSets(deps: EngineDeps, req: RestoreRequest): SetRecord[] {
   return set.purpose === 'safety' ? [set] : backups;
 }
 
-/**
- * The state about to be replaced, saved as a set of its own (purpose `safety`) on the local
- * target, so the restore can be undone. Assets that are gone (a removed volume) have nothing
- * to save. If the snapshot fails, the restore stops here, before touching anything.
- */
-async function safetySnapshot(
-  deps: EngineDeps,
-  ctx: RunContext,
-  plan: RestorePlan,
-  live: Asset[],
-): Promise<string | undefined> {
-  const byName = new Map(live.map((a) => [a.name, a]));
-  const assets: Asset[] = [];
-  for (const a of plan.assets) {
-    const current = byName.get(a.asset);
-    if (a.kind === 'volume' && !a.exists) continue;
-    if (current) assets.push(current);
-    else if (a.kind === 'volume') {
-      assets.push({
-        kind: 'volume',
-        name: a.asset,
-        volume: a.asset,
-        labels: a.labels ?? {},
-        usedBy: [],
-        policy: unprotectedPolicy(),
-      });
-    } else {
-      assets.push({
-        kind: 'database',
-        name: a.asset,
-        engine: a.engine ?? 'mysql',
-        container: a.container as string,
-        user: a.user ?? 'root',
-        passwordEnv: a.passwordEnv ?? 'MYSQL_ROOT_PASSWORD',
-        policy: unprotectedPolicy(),
-        source: 'config',
-      });
-    }
-  }
-  // A database can only be dumped while its server runs.
-  for (const a of plan.assets.filter((x) => x.kind === 'database')) {
-    await deps.runtime.startContainer(a.container as string);
-    await waitForDatabase(
-      await liveDbTarget(deps, a),
-      deps.clock,
-      parseSpan(deps.config.restore.readinessTimeout) ?? 300_000,
-    );
-  }
-  if (!assets.length) {
-    ctx.warn('nothing to snapshot: every asset to restore is gone');
-    return undefined;
-  }
-  const local = deps.targets[0];
-  if (!local) throw externalError(ErrorCode.SAFETY_SNAPSHOT_FAILED, 'no target to keep a safety snapshot on');
-  try {
-    const written = await writeSet(deps, ctx, {
-      assets,
-      purpose: 'safety',
-      at: deps.clock.now(),
-      targets: [local],
-      phase: (_name, fn) => fn(ctx.log),
-    });
-    ctx.info(
-      `safety snapshot ${written.setId} complete (${written.artifacts.map((a) => a.asset).join(', ')}) on ${local.name}`,
-      { safetySetId: written.setId },
-    );
-    return written.setId;
-  } catch (err) {
-    const e = toAppError(err);
-    throw externalError(
-      ErrorCode.SAFETY_SNAPSHOT_FAILED,
-      `safety snapshot failed, so nothing was restored: ${err instanceof SetWriteError ? err.failures.join(' | ') : describeError(e)}`,
-      {
-        cause: e,
-        step: 'restore',
-      },
-    );
-  }
-}
-
-function unprotectedPolicy(): Asset['policy'] {
-  return {
-    tier: '-',
-    schedule: undefined,
-    frequency: undefined,
-    retention: { count: 7, unit: 'day' },
-    rpoMs: undefined,
-    rtoMs: undefined,
-    protected: false,
-  };
-}
-
-/** Starts containers in the reverse of the order they were stopped. */
-async function startAgain(deps: EngineDeps, ctx: RunContext, stopped: string[]): Promise<void> {
-  for (const name of [...stopped].reverse()) {
-    await deps.runtime.startContainer(name);
-    ctx.info(`started ${name}`);
-  }
-  stopped.length = 0;
-}
-
 /** `undo <run-id>`: the safety snapshot of that restore, restored with the same six stages. */
 export async function runUndo(
   deps: EngineDeps,
@@ -413,31 +311,4 @@ export async function runUndo(
     only: set.artifacts.filter((a) => a.status === 'complete').map((a) => a.asset),
     ...(req.observer ? { observer: req.observer } : {}),
   });
-}
-
-/** Polls databases and services until ready or the deadline passes (no fixed sleeps). */
-async function waitReady(deps: EngineDeps, ctx: RunContext, plan: RestorePlan): Promise<void> {
-  const timeout = parseSpan(deps.config.restore.readinessTimeout) ?? 300_000;
-  for (const a of plan.assets.filter((x) => x.kind === 'database')) {
-    const ms = await waitForDatabase(await liveDbTarget(deps, a), deps.clock, timeout);
-    ctx.info(
-      `${a.asset}: ${a.engine} in ${a.container} answers an authenticated query (ready after ${Math.round(ms / 100) / 10}s)`,
-      { asset: a.asset },
-    );
-  }
-  for (const name of plan.stopContainers) {
-    const started = Date.now();
-    let problem = await serviceReady(deps, name);
-    while (problem && Date.now() - started < timeout) {
-      await deps.clock.sleep(500);
-      problem = await serviceReady(deps, name);
-    }
-    if (problem)
-      throw externalError(
-        ErrorCode.NOT_READY,
-        `${name} was not healthy within ${Math.round(timeout / 1000)} s: ${problem}`,
-        { step: 'resume' },
-      );
-    ctx.info(`${name} is healthy`);
-  }
 }
