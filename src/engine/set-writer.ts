@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+
 import pLimit from 'p-limit';
 import { type Asset, artifactFileName, artifactKindOf } from '../domain/assets.js';
 import { artifactKey, newSetId, setDirectory } from '../domain/layout.js';
@@ -9,6 +9,7 @@ import type { BackupTarget, TargetWrite } from '../ports/backup-target.js';
 import type { ArtifactMeta, SetPurpose, SetRecord } from '../ports/state-store.js';
 import type { EngineDeps } from './deps.js';
 import { buildManifest, writeManifest } from './manifest.js';
+import { ParallelGzip } from './parallel-gzip.js';
 import type { RunContext } from './run-context.js';
 import { sourceFor } from './sources.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from './streams.js';
@@ -153,7 +154,7 @@ async function writeArtifact(
     const flow = pipeline(
       source.stream,
       inspector,
-      createGzip({ level: deps.config.backup.compressionLevel }),
+      new ParallelGzip(deps.config.backup.compressionLevel),
       hasher,
       new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
     );

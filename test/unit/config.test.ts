@@ -33,7 +33,7 @@ describe('buildConfig: defaults', () => {
     expect(config.storage.local.dir).toBe('/etc/drbot/backups');
     expect(config.storage.s3).toBeUndefined();
     expect(config.storage.offsite).toEqual([]);
-    expect(config.backup).toEqual({ parallelism: 2, compressionLevel: 6 });
+    expect(config.backup).toEqual({ parallelism: 2, compressionLevel: 3 });
     expect(config.databases).toEqual([]);
     expect(config.services).toEqual([]);
     expect(config.slack).toEqual({ approvers: [], operators: [], approvalTimeout: '30m' });
