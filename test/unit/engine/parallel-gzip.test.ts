@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ParallelGzip } from '../../../src/engine/parallel-gzip.js';
@@ -24,9 +23,13 @@ async function compress(chunks: Buffer[], gz: ParallelGzip): Promise<Buffer> {
 
 describe('ParallelGzip', () => {
   it('gives a gzip file that gunzip and zlib read back byte for byte, across many blocks', async () => {
-    const text = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${i % 97}');\n`).join(''));
+    const text = Buffer.from(
+      Array.from({ length: 40_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${i % 97}');\n`).join(''),
+    );
     const data = Buffer.concat([text, randomBytes(300_000), text]);
-    const chunks = Array.from({ length: Math.ceil(data.length / 65_536) }, (_, i) => data.subarray(i * 65_536, (i + 1) * 65_536));
+    const chunks = Array.from({ length: Math.ceil(data.length / 65_536) }, (_, i) =>
+      data.subarray(i * 65_536, (i + 1) * 65_536),
+    );
 
     const gz = await compress(chunks, new ParallelGzip(6, 256 * 1024, 3));
 
