@@ -1,25 +1,106 @@
-# drbot production image. The base is overridable so the image can be built offline from a
-# locally imported Node.js base: docker build --build-arg NODE_IMAGE=my/node:22 .
+# drbot production image: the bot (`npm start`) and the one-shot CLI, as a non-root user.
+#
+#   docker build -t drbot .                                                 # normal build
+#   docker build --build-arg NODE_IMAGE=drbot-test/node:latest -t drbot .   # offline build
+#
+# NODE_IMAGE is the base of both stages: by default the official Node.js 22 image on Debian
+# bookworm-slim. Any Debian-based image with node and npm on PATH works (sh, groupadd, useradd).
+#
+# Where the dependencies come from (plain Dockerfile, no `# syntax=` line: it builds with the
+# classic builder of Debian's docker.io 20.10 as well as with BuildKit):
+#  * Normal build: `npm ci` in the build stage, which needs the npm registry; better-sqlite3
+#    fetches its prebuilt binary for the base image's Node there.
+#  * Offline build (nothing reachable from inside `docker build`): the dependencies the host
+#    installed with `npm ci` go into the build context as .docker-deps/node_modules,
+#        mkdir -p .docker-deps && cp -al node_modules .docker-deps/     (hard links: instant)
+#    and the build stage uses them instead of running npm ci. better-sqlite3 in them is a native
+#    addon compiled for the host's Node, so the base image must run the host's Node version:
+#    scripts/test-env/node-image.sh builds drbot-test/node:latest from Debian packages and the
+#    host's own node and npm. The build checks that better-sqlite3 loads and stops with a message
+#    if it does not. Remove .docker-deps/ afterwards (rm -rf .docker-deps).
+# Either way TypeScript is compiled in the build stage, dev dependencies are pruned, and the
+# final stage gets package.json, dist/, bin/ and the production node_modules only.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# `.docker-dep[s]` is a wildcard, so this COPY also works when there is no .docker-deps/ (a
+# normal build); when there is one, its content (node_modules/) lands in /app.
+COPY package.json package-lock.json .docker-dep[s] ./
+RUN set -e; \
+    if [ -d node_modules ]; then \
+      echo "drbot: using node_modules from the build context (.docker-deps/), not npm ci"; \
+    else \
+      npm ci --no-audit --no-fund; \
+    fi; \
+    node -e "new (require('better-sqlite3'))(':memory:').close()" || { \
+      echo "drbot: better-sqlite3 does not load with the base image's node $(node -v); node_modules in .docker-deps/ must come from the same Node version (see the top of this Dockerfile)" >&2; \
+      exit 1; }
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY commands ./commands
-RUN npm run build && npm prune --omit=dev
+COPY bin ./bin
+# After the prune, better-sqlite3 keeps only its compiled addon (not the SQLite sources and
+# object files it was built from).
+RUN npm run build \
+ && npm prune --omit=dev --offline --no-audit --no-fund \
+ && find node_modules/better-sqlite3/build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} + \
+ && find node_modules/better-sqlite3/build/Release -mindepth 1 -maxdepth 1 ! -name better_sqlite3.node -exec rm -rf {} + \
+ && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete \
+ && node -e "new (require('better-sqlite3'))(':memory:').close()"
+# The CLI must start on the production dependencies alone (`drbot help`, in a scratch
+# directory): a module the code imports but package.json lists under devDependencies stops the
+# build here instead of every `docker run`.
+RUN cd "$(mktemp -d)" && node /app/bin/drbot.js help >/dev/null || { \
+      echo "drbot: the built CLI does not start with the production dependencies only (see the error above): is a module it imports listed under devDependencies in package.json?" >&2; \
+      exit 1; }
 
 FROM ${NODE_IMAGE}
-ENV NODE_ENV=production DRBOT_CONFIG=/etc/drbot/drbot.yaml
+LABEL org.opencontainers.image.title="drbot" \
+      org.opencontainers.image.description="Backup and disaster recovery for services that run in Docker"
+# The user drbot runs as (uid/gid 10001). It owns the state and backup directories only; the
+# code is root's and read-only to it. To use the Docker socket it needs the socket's group:
+# `docker run --group-add "$(stat -c %g /var/run/docker.sock)" …` (compose: group_add).
+# The default config keeps state and local backups on the two volumes; mount your own file over
+# /etc/drbot/drbot.yaml for databases, services, S3 and Slack (use absolute paths in it).
+# The entrypoint runs the bot without arguments and the CLI with them (`docker run … status`).
+RUN groupadd --system --gid 10001 drbot \
+ && useradd --system --uid 10001 --gid drbot --home-dir /var/lib/drbot --no-create-home \
+      --shell /usr/sbin/nologin drbot \
+ && mkdir -p /var/lib/drbot /backups /etc/drbot \
+ && chown drbot:drbot /var/lib/drbot /backups \
+ && chmod 0750 /var/lib/drbot /backups \
+ && printf '%s\n' \
+      '# drbot in a container: the defaults, with state and local backups on the image volumes.' \
+      '# Mount your own file here (-v ./drbot.yaml:/etc/drbot/drbot.yaml:ro) for databases,' \
+      '# services, S3 and Slack; keep state and storage.local.dir at these absolute paths.' \
+      'state: /var/lib/drbot/drbot.sqlite' \
+      'docker: { host: unix:///var/run/docker.sock }' \
+      'storage:' \
+      '  local: { dir: /backups }' \
+      >/etc/drbot/drbot.yaml \
+ && printf '%s\n' \
+      '#!/bin/sh' \
+      '# No arguments: the bot (Slack when the SLACK_* secrets are set, else a terminal session).' \
+      '# Arguments: one CLI subcommand, e.g. `docker run … status` or `docker run … backup all`.' \
+      'if [ "$#" -eq 0 ]; then exec node /app/dist/src/main.js; fi' \
+      'exec node /app/bin/drbot.js "$@"' \
+      >/usr/local/bin/drbot-entrypoint \
+ && chmod 0755 /usr/local/bin/drbot-entrypoint \
+ && ln -s /app/bin/drbot.js /usr/local/bin/drbot
+# PORT serves /healthz and /metrics in every mode (Slack HTTP, Socket Mode, terminal session).
+ENV NODE_ENV=production DRBOT_CONFIG=/etc/drbot/drbot.yaml PORT=3000
 WORKDIR /app
+COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json manifest.json ./
-COPY bin ./bin
-# State and local backups live in volumes; the Docker socket is mounted by the operator.
-RUN mkdir -p /var/lib/drbot /backups /etc/drbot && chown -R node:node /var/lib/drbot /backups
+COPY --from=build /app/bin ./bin
 VOLUME ["/var/lib/drbot", "/backups"]
-USER node
-ENTRYPOINT ["node", "/app/dist/src/main.js"]
+EXPOSE 3000
+USER 10001:10001
+# /healthz answers 200 only when the bot is up and the Docker engine answers it (a ping through
+# the mounted socket): without the socket's group, the container reports unhealthy.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3000}/healthz`).then(async (r) => { process.stdout.write(`${r.status} ${await r.text()}`); process.exit(r.ok ? 0 : 1); }, (e) => { console.log(e.cause?.message ?? e.message); process.exit(1); })"]
+ENTRYPOINT ["/usr/local/bin/drbot-entrypoint"]

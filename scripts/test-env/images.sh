@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the images the integration tests need, offline from Debian packages (no registry is
-# reachable): a busybox image and a MariaDB + PostgreSQL image. Each is tagged with a hash of
-# its recipe, so a rerun with an unchanged recipe reuses the image.
+# reachable): a busybox image, a MariaDB + PostgreSQL image and a Node.js base for the app image.
+# Each is tagged with a hash of its recipe, so a rerun with an unchanged recipe reuses the image.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -55,11 +55,14 @@ if ! have_image "$db_tag"; then
     - "$db_tag" >/dev/null
 fi
 docker tag "$db_tag" drbot-test/db:latest
+
+# node: the base the app image (Dockerfile) is built on offline; its own script, which prints its tag.
+node_tag=$(bash "$here/node-image.sh") || die "building the Node base image failed"
 # Older recipes' images are dead weight (the DB image is ~700 MB): drop them.
 for repo_tag in $(docker images --format '{{.Repository}}:{{.Tag}}' 'drbot-test/*'); do
   case "$repo_tag" in
-    "$busybox_tag" | "$db_tag" | *:latest) ;;
+    "$busybox_tag" | "$db_tag" | "$node_tag" | *:latest) ;;
     *) docker rmi "$repo_tag" >/dev/null 2>&1 || true ;;
   esac
 done
-log "images ready: $busybox_tag $db_tag"
+log "images ready: $busybox_tag $db_tag $node_tag"
