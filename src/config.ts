@@ -114,7 +114,7 @@ const configSchema = z
       .object({
         /** How many assets of one run are dumped/archived at once. */
         parallelism: z.number().int().min(1).max(16).default(2),
-                /** gzip level: 1 is fastest, 9 smallest; 3 keeps up with a dump on two cores. */
+        /** gzip level: 1 is fastest, 9 smallest; 3 keeps up with a dump on two cores. */
         compressionLevel: z.number().int().min(1).max(9).default(3),
       })
       .strict()

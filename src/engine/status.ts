@@ -1,6 +1,6 @@
 import type { Asset } from '../domain/assets.js';
 import type { InvalidAsset, UnprotectedVolume } from '../domain/inventory.js';
-import type { SetRecord } from '../ports/state-store.js';
+import { isDeepVerified, newestPerAsset } from './catalog.js';
 import type { EngineDeps } from './deps.js';
 import { loadInventory } from './inventory.js';
 
@@ -31,12 +31,11 @@ export interface StatusReport {
 export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
   const now = deps.clock.now();
   const [inventory, containers] = await Promise.all([loadInventory(deps), deps.runtime.listContainers()]);
-  const sets = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
+  const newestSets = newestPerAsset(deps.store);
+  const verifiedSets = newestPerAsset(deps.store, isDeepVerified);
   const assets = inventory.assets.map((asset): AssetStatus => {
-    const newestSet = newestWith(sets, asset.name, () => true);
-    const verifiedSet = newestWith(sets, asset.name, (s) =>
-      s.artifacts.some((a) => a.asset === asset.name && a.deepVerifiedAt !== undefined),
-    );
+    const newestSet = newestSets.get(asset.name);
+    const verifiedSet = verifiedSets.get(asset.name);
     const artifact = newestSet?.artifacts.find((a) => a.asset === asset.name);
     const newest = newestSet && {
       setId: newestSet.id,
@@ -70,13 +69,4 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
     targets: deps.targets.map((t) => `${t.name}: ${t.location}`),
     lastRun: last && { id: last.id, kind: last.kind, status: last.status, at: last.createdAt },
   };
-}
-
-function newestWith(
-  sets: SetRecord[],
-  asset: string,
-  pred: (s: SetRecord) => boolean,
-): SetRecord | undefined {
-  // listSets is newest first.
-  return sets.find((s) => pred(s) && s.artifacts.some((a) => a.asset === asset && a.status === 'complete'));
 }

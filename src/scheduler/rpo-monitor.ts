@@ -1,5 +1,6 @@
 import { previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
+import { isDeepVerified, newestPerAsset } from '../engine/catalog.js';
 import type { Engine } from '../engine/engine.js';
 import { loadInventory } from '../engine/inventory.js';
 import type { Notifier } from '../ports/notifier.js';
@@ -28,18 +29,14 @@ export class RpoMonitor {
   async check(now: Date): Promise<Breach[]> {
     const { deps } = this.engine;
     const inventory = await loadInventory(deps);
-    const sets = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
+    const newestSets = newestPerAsset(deps.store);
+    const verifiedSets = newestPerAsset(deps.store, isDeepVerified);
     const runs = deps.store.listRuns(300);
     const breaches: Breach[] = [];
     const current = new Map<string, Breach>();
     for (const asset of inventory.assets.filter((a) => a.policy.protected)) {
-      const withAsset = sets.filter((s) =>
-        s.artifacts.some((x) => x.asset === asset.name && x.status === 'complete'),
-      );
-      const verified = withAsset.find((s) =>
-        s.artifacts.some((x) => x.asset === asset.name && x.deepVerifiedAt !== undefined),
-      );
-      const newest = withAsset[0];
+      const verified = verifiedSets.get(asset.name);
+      const newest = newestSets.get(asset.name);
       const lastError = runs.find(
         (r) =>
           (r.status === 'failed' || r.status === 'interrupted') &&

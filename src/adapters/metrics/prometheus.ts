@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, Registry } from 'prom-client';
+import { isDeepVerified, newestPerAsset } from '../../engine/catalog.js';
 import type { Engine } from '../../engine/engine.js';
 import { loadInventory } from '../../engine/inventory.js';
 
@@ -24,14 +25,7 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     collect() {
       this.reset();
-      const seen = new Set<string>();
-      for (const s of store.listSets({ status: ['complete'], purpose: 'backup' })) {
-        for (const a of s.artifacts) {
-          if (a.status !== 'complete' || seen.has(a.asset)) continue;
-          seen.add(a.asset);
-          this.set({ asset: a.asset }, seconds(s.createdAt));
-        }
-      }
+      for (const [asset, s] of newestPerAsset(store)) this.set({ asset }, seconds(s.createdAt));
     },
   });
   new Gauge({
@@ -41,14 +35,8 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     collect() {
       this.reset();
-      const seen = new Set<string>();
-      for (const s of store.listSets({ status: ['complete'], purpose: 'backup' })) {
-        for (const a of s.artifacts) {
-          if (a.deepVerifiedAt === undefined || seen.has(a.asset)) continue;
-          seen.add(a.asset);
-          this.set({ asset: a.asset }, seconds(s.createdAt));
-        }
-      }
+      for (const [asset, s] of newestPerAsset(store, isDeepVerified))
+        this.set({ asset }, seconds(s.createdAt));
     },
   });
   new Gauge({
