@@ -1,0 +1,269 @@
+// Summaries, goals and the Markdown report.
+
+const MiB = 1024 * 1024;
+const MB = 1e6;
+
+export const CONTENDERS = {
+  limitBoth: { label: 'limit: `mariadb-dump` ‖ `tar cf -` (both at once) → /dev/null', kind: 'backup' },
+  limitDump: { label: 'limit: `mariadb-dump` alone → /dev/null', kind: 'backup' },
+  limitTar: { label: 'limit: `tar cf -` of the volume alone → /dev/null', kind: 'backup' },
+  naive: { label: 'naive script: dump → file, `gzip`, `tar czf`, upload both to S3', kind: 'backup' },
+  restic: { label: 'restic: volume files + dump `--stdin` → local repo (both at once)', kind: 'backup' },
+  drbotBackup: {
+    label: '**drbot `backup all`** → local + S3 (gzip, sha256, read-back verify)',
+    kind: 'backup',
+  },
+  rawRestore: { label: 'raw: `gunzip -c dump.sql.gz | mariadb`', kind: 'restore' },
+  drbotRestore: { label: '**drbot `restore db-only --yes`**', kind: 'restore' },
+};
+
+export function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return undefined;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** Medians of one contender's samples (steps too). */
+export function summarize(samples) {
+  const ms = samples.map((s) => s.ms);
+  const steps = {};
+  for (const key of new Set(samples.flatMap((s) => Object.keys(s.steps ?? {})))) {
+    steps[key] = median(samples.map((s) => s.steps?.[key]));
+  }
+  return {
+    n: samples.length,
+    ms: median(ms),
+    minMs: Math.min(...ms),
+    maxMs: Math.max(...ms),
+    peakRssKiB: median(samples.map((s) => s.peakRssKiB)),
+    maxPeakRssKiB: samples.some((s) => s.peakRssKiB)
+      ? Math.max(...samples.map((s) => s.peakRssKiB ?? 0))
+      : undefined,
+    tempBytes: samples.some((s) => s.tempBytes !== undefined)
+      ? Math.max(...samples.map((s) => s.tempBytes ?? 0))
+      : undefined,
+    outBytes: median(samples.map((s) => s.outBytes)),
+    cpuMs: median(samples.map((s) => s.cpuMs)),
+    cpuBusy: median(samples.map((s) => s.cpuBusy)),
+    s3CpuMs: median(samples.map((s) => s.s3CpuMs)),
+    busy: samples.filter((s) => s.busy).length,
+    steps,
+  };
+}
+
+const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
+
+/** Goals of the "Benchmarks" issue, evaluated per size (and across sizes for flat RSS). */
+export function evaluateGoals(sizes) {
+  const per = (fn) => sizes.map((s) => fn(s.summary));
+  const goals = [];
+  const add = (id, text, limit, values, unit) => {
+    const known = values.filter((v) => v !== undefined);
+    goals.push({
+      id,
+      text,
+      limit,
+      unit,
+      values,
+      met: known.length ? known.every((v) => v <= limit) : undefined,
+    });
+  };
+  add(
+    'vs-limit',
+    'backup ≤ 1.25× raw dump + tar',
+    1.25,
+    per((m) => ratio(m.drbotBackup?.ms, m.limitBoth?.ms)),
+    'x',
+  );
+  add(
+    'vs-naive',
+    'backup ≤ 0.5× the naive script',
+    0.5,
+    per((m) => ratio(m.drbotBackup?.ms, m.naive?.ms)),
+    'x',
+  );
+  add(
+    'vs-restic',
+    'backup not slower than restic',
+    1.0,
+    per((m) => ratio(m.drbotBackup?.ms, m.restic?.ms)),
+    'x',
+  );
+  add(
+    'restore',
+    'restore db-only ≤ 1.15× raw `gunzip | mysql`',
+    1.15,
+    per((m) => ratio(m.drbotRestore?.ms, m.rawRestore?.ms)),
+    'x',
+  );
+  add(
+    'rss',
+    'peak RSS ≤ 200 MB (backup and restore)',
+    200,
+    per((m) => {
+      const k = Math.max(m.drbotBackup?.maxPeakRssKiB ?? 0, m.drbotRestore?.maxPeakRssKiB ?? 0);
+      return k ? (k * 1024) / MB : undefined;
+    }),
+    'MB',
+  );
+  if (sizes.length >= 2) {
+    const first = sizes[0].summary.drbotBackup?.peakRssKiB;
+    const last = sizes[sizes.length - 1].summary.drbotBackup?.peakRssKiB;
+    const growth = first && last ? last / first : undefined;
+    goals.push({
+      id: 'rss-flat',
+      text: `peak RSS flat as data grows (${sizes[0].label} → ${sizes[sizes.length - 1].label}: ≤ +20 %)`,
+      limit: 1.2,
+      unit: 'x',
+      values: sizes.map((_, i) => (i === sizes.length - 1 ? growth : undefined)),
+      met: growth === undefined ? undefined : growth <= 1.2,
+    });
+  }
+  return goals;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const s = (ms) =>
+  ms == null ? '–' : ms >= 100_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(1)} s`;
+const mib = (b) =>
+  b == null
+    ? '–'
+    : b >= 10 * 1024 * MiB
+      ? `${(b / 1024 / MiB).toFixed(1)} GiB`
+      : `${(b / MiB).toFixed(b < 10 * MiB ? 1 : 0)} MiB`;
+const rss = (k) => (k == null ? '–' : `${Math.round((k * 1024) / MB)} MB`);
+const x = (r) => (r == null ? '–' : `${r.toFixed(2)}×`);
+const tput = (bytes, ms) => (bytes && ms ? `${(bytes / MiB / (ms / 1000)).toFixed(0)} MiB/s` : '–');
+const pct = (f) => (f == null ? '–' : `${Math.round(f * 100)} %`);
+const cpu = (ms) => (ms == null ? '–' : `${(ms / 1000).toFixed(1)} s`);
+const temp = (b) => (b == null ? '–' : b < 64 * 1024 ? '0' : mib(b));
+
+function goalValue(g, v) {
+  if (v == null) return '–';
+  return g.unit === 'MB' ? `${Math.round(v)} MB` : x(v);
+}
+
+function verdict(met) {
+  return met == null ? 'n/a' : met ? '**met**' : '**missed**';
+}
+
+export function goalsTable(result) {
+  const lines = [
+    `| goal | ${result.sizes.map((z) => z.label).join(' | ')} | verdict |`,
+    `| --- | ${result.sizes.map(() => '---:').join(' | ')} | --- |`,
+  ];
+  for (const g of result.goals) {
+    lines.push(`| ${g.text} | ${g.values.map((v) => goalValue(g, v)).join(' | ')} | ${verdict(g.met)} |`);
+  }
+  return lines.join('\n');
+}
+
+function stepsText(m) {
+  const e = Object.entries(m.steps ?? {}).filter(([, v]) => v !== undefined);
+  return e.map(([k, v]) => `${k.replace(/^stage:/, '')} ${s(v)}`).join(', ');
+}
+
+export function sizeSection(z, previous) {
+  const m = z.summary;
+  const raw = z.data.dumpBytes + z.data.tarBytes;
+  const out = [];
+  out.push(`### ${z.label}`);
+  out.push('');
+  out.push(
+    `Data: database \`benchshop\` ${Object.entries(z.data.rows)
+      .map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`)
+      .join(
+        ', ',
+      )} rows; \`mariadb-dump\` ${mib(z.data.dumpBytes)} raw (InnoDB ${mib(z.data.innodbBytes)}). ` +
+      `Volume: ${z.data.files.toLocaleString('en-US')} files, ${mib(z.data.volumeBytes)} (tar stream ${mib(z.data.tarBytes)}). ` +
+      `Generated in ${s(z.data.generateMs)}${previous ? ` (grown from the ${previous.label} data)` : ''}. Median of ${m.drbotBackup?.n ?? '?'} interleaved runs; throughput is raw bytes (dump + tar) per second.`,
+  );
+  out.push('');
+  out.push(
+    '| backup | median | range | throughput | × limit | CPU busy | process CPU | peak RSS | temp disk | output |',
+  );
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const key of ['limitBoth', 'limitDump', 'limitTar', 'naive', 'restic', 'drbotBackup']) {
+    const c = m[key];
+    if (!c) continue;
+    const bytes = key === 'limitDump' ? z.data.dumpBytes : key === 'limitTar' ? z.data.tarBytes : raw;
+    out.push(
+      `| ${CONTENDERS[key].label} | ${s(c.ms)} | ${s(c.minMs)}–${s(c.maxMs)} | ${tput(bytes, c.ms)} | ${key.startsWith('limit') && key !== 'limitBoth' ? '–' : x(ratio(c.ms, m.limitBoth?.ms))} | ${pct(c.cpuBusy)} | ${cpu(c.cpuMs)} | ${rss(c.peakRssKiB)} | ${temp(c.tempBytes)} | ${mib(c.outBytes)} |`,
+    );
+  }
+  if (m.rawRestore || m.drbotRestore) {
+    out.push('');
+    out.push(
+      '| restore | median | range | throughput | × raw | CPU busy | process CPU | peak RSS | temp disk |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const key of ['rawRestore', 'drbotRestore']) {
+      const c = m[key];
+      if (!c) continue;
+      out.push(
+        `| ${CONTENDERS[key].label} | ${s(c.ms)} | ${s(c.minMs)}–${s(c.maxMs)} | ${tput(z.data.dumpBytes, c.ms)} | ${x(ratio(c.ms, m.rawRestore?.ms))} | ${pct(c.cpuBusy)} | ${cpu(c.cpuMs)} | ${rss(c.peakRssKiB)} | ${temp(c.tempBytes)} |`,
+      );
+    }
+  }
+  const busy = Object.entries(m).filter(([, c]) => c.busy);
+  if (busy.length) {
+    out.push('');
+    out.push(
+      `Caution: ${busy.map(([k, c]) => `${c.busy} ${k}`).join(', ')} sample(s) overlapped other Docker activity on this host (measured 3 times, still busy).`,
+    );
+  }
+  out.push('');
+  out.push('Where the time goes (medians):');
+  out.push('');
+  for (const key of ['limitBoth', 'naive', 'restic', 'drbotBackup', 'drbotRestore']) {
+    if (!m[key]) continue;
+    const extra = m[key].s3CpuMs ? `; S3 server (s3rver) CPU ${cpu(m[key].s3CpuMs)}` : '';
+    if (Object.keys(m[key].steps ?? {}).length || extra)
+      out.push(`* ${CONTENDERS[key].label}: ${stepsText(m[key])}${extra}`);
+  }
+  return out.join('\n');
+}
+
+export function markdown(result) {
+  const out = [];
+  out.push(`# drbot benchmark, ${result.startedAt}`);
+  out.push('');
+  const mch = result.machine;
+  out.push(
+    `Machine: ${mch.cpu}, ${mch.cores} cores, ${mch.memGiB} GiB RAM, ${mch.os}, kernel ${mch.kernel}. ` +
+      `Node ${mch.node}, Docker ${mch.docker}, ${mch.mariadb}, restic ${mch.restic ?? 'not run'}, s3rver ${mch.s3rver} on loopback.`,
+  );
+  out.push(
+    `drbot at ${result.drbot.commit}${result.drbot.dirty ? ' (with uncommitted changes)' : ''}. ` +
+      `Options: \`--sizes ${result.options.sizes.join(',')} --repeat ${result.options.repeat} --seed ${result.options.seed}\`` +
+      `${result.options.skip.length ? ` \`--skip ${result.options.skip.join(',')}\`` : ''}. Took ${s(result.totalMs)}.`,
+  );
+  out.push('');
+  out.push('## Goals');
+  out.push('');
+  out.push(goalsTable(result));
+  out.push('');
+  out.push('## Results');
+  out.push('');
+  for (const [i, z] of result.sizes.entries()) {
+    out.push(sizeSection(z, result.sizes[i - 1]));
+    out.push('');
+  }
+  out.push('## Method');
+  out.push('');
+  out.push(
+    [
+      '* Same data, same machine; contenders interleaved (order rotated every round) and repeated; medians reported.',
+      '* The limit streams both sources out of their containers (`docker exec … mariadb-dump`, `docker run … tar cf -`) into /dev/null: reading, nothing else.',
+      "* Every dump uses drbot's arguments: `--single-transaction --routines --triggers --events --all-databases --hex-blob`.",
+      '* restic gets a fresh repository per run (a second run into the same repository would be incremental).',
+      "* Peak RSS and process CPU (user + system): GNU time around the process; for drbot the CLI's node process (the dump tools and the Docker daemon are not in it); restic: its two processes. CPU busy: share of all cores busy during the run, machine-wide (/proc/stat).",
+      `* MariaDB runs with innodb_buffer_pool_size ${result.machine.dbTuning ?? '1 GiB'} (set at start; the image defaults to 128 MiB), the same for every contender.`,
+      '* Temp disk: the most extra disk held, sampled every 200 ms, in what a contender writes besides its backup targets (drbot: its TMPDIR and workspace without the backup dir and state; naive: the uncompressed dump file; restic: TMPDIR and cache).',
+      "* Restore: the same `.sql.gz` (drbot's artifact) into the same running MariaDB; row counts checked after every restore.",
+    ].join('\n'),
+  );
+  return out.join('\n');
+}
