@@ -25,6 +25,20 @@ export default function setup(): void {
       );
     }
   }
+  // Fixtures are labelled `drbot.fixture=<suite>`; leftovers of an earlier, interrupted run (or
+  // of a benchmark) would show up in every inventory, so they go before the suite starts.
+  for (const label of ['drbot.fixture', 'drbot.scratch', 'drbot.anchor']) {
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
+    if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'pipe' });
+    const vols = execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=${label}`])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
+    if (vols.length) execFileSync('docker', ['volume', 'rm', '-f', ...vols], { stdio: 'pipe' });
+  }
   if (!existsSync(join(repo, 'dist', 'src', 'cli-main.js'))) {
     throw new Error('integration tests run the built CLI; run `npm run build` first (npm test does)');
   }
