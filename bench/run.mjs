@@ -46,7 +46,7 @@ const DB_ASSET = 'bench-db';
 const USAGE = `usage: npm run bench -- [options]
 
   --sizes LIST   data sizes to measure, e.g. 256MiB,1GiB (default 128MiB,512MiB: about 15 min
-                 on 2 cores; 256MiB,1GiB takes about 35 min)
+                 on 2 cores; 256MiB,1GiB takes about 30 min)
   --size SIZE    one size (same as --sizes SIZE), e.g. 1GiB
                  each size is the database dump AND the volume (so 1GiB = ~2 GiB of data)
   --repeat N     interleaved rounds per size; medians are reported (default 3)
@@ -65,12 +65,16 @@ installs restic with apt-get when it is missing and this runs as root.`;
 
 function parseSize(text) {
   const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
-  if (!m) throw new Error(`bad size '${text}': use e.g. 64MiB, 256MiB, 1GiB`);
+  if (!m) throw usageError(`bad size '${text}': use e.g. 64MiB, 256MiB, 1GiB`);
   const unit = (m[2] ?? 'b').toLowerCase()[0];
   const bytes = Math.round(Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]);
-  if (bytes < 4 * 1024 ** 2) throw new Error(`size '${text}' is too small: at least 4MiB`);
+  if (bytes < 4 * 1024 ** 2) throw usageError(`size '${text}' is too small: at least 4MiB`);
   const label = bytes % 1024 ** 3 === 0 ? `${bytes / 1024 ** 3}GiB` : `${Math.round(bytes / 1024 ** 2)}MiB`;
   return { label, bytes };
+}
+
+function usageError(message) {
+  return Object.assign(new Error(message), { usage: true });
 }
 
 function parseArgs(argv) {
@@ -90,7 +94,7 @@ function parseArgs(argv) {
       : [a, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
+      if (v === undefined) throw usageError(`${flag} needs a value`);
       return v;
     };
     switch (flag) {
@@ -125,14 +129,14 @@ function parseArgs(argv) {
         process.exit(0);
         break;
       default:
-        throw new Error(`unknown option ${a}\n\n${USAGE}`);
+        throw usageError(`unknown option ${a}\n\n${USAGE}`);
     }
   }
-  if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error('--repeat must be a whole number ≥ 1');
-  if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new Error('--seed must be a whole number ≥ 0');
+  if (!Number.isInteger(o.repeat) || o.repeat < 1) throw usageError('--repeat must be a whole number ≥ 1');
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw usageError('--seed must be a whole number ≥ 0');
   for (const s of o.skip)
     if (!['naive', 'restic', 'restore'].includes(s))
-      throw new Error(`--skip: unknown '${s}' (naive, restic, restore)`);
+      throw usageError(`--skip: unknown '${s}' (naive, restic, restore)`);
   o.sizeList = o.sizes
     .split(',')
     .filter(Boolean)
@@ -602,12 +606,26 @@ async function main() {
     write('latest.md', `${md}\n`);
     console.log(`\n${md}\n`);
     log(`results: ${mdPath} (and latest.md / latest.json)`);
+  } catch (err) {
+    // Say so when the bench's own objects vanished under it: that is someone else's cleanup.
+    if (!cleaned) {
+      const gone = [];
+      if ((await run('docker', ['inspect', NAMES.db], { check: false })).code !== 0)
+        gone.push(`container ${NAMES.db}`);
+      if ((await run('docker', ['volume', 'inspect', NAMES.files], { check: false })).code !== 0)
+        gone.push(`volume ${NAMES.files}`);
+      if (gone.length) {
+        err.message += `\n(${gone.join(' and ')} disappeared during the run: something else removed them, e.g. the integration suite's setup, which removes every drbot.fixture object; run the bench on an idle host)`;
+      }
+    }
+    throw err;
   } finally {
     await cleanup();
   }
 }
 
 main().catch((err) => {
-  console.error(`[bench] FAILED: ${err.stack ?? err.message}`);
+  // Bad options are the user's to fix: the message is enough. Anything else gets its stack.
+  console.error(`[bench] FAILED: ${err.usage ? err.message : (err.stack ?? err.message)}`);
   process.exitCode = 1;
 });

@@ -136,6 +136,8 @@ const mib = (b) =>
 const rss = (k) => (k == null ? '–' : `${Math.round((k * 1024) / MB)} MB`);
 const x = (r) => (r == null ? '–' : `${r.toFixed(2)}×`);
 const tput = (bytes, ms) => (bytes && ms ? `${(bytes / MiB / (ms / 1000)).toFixed(0)} MiB/s` : '–');
+/** A table cell: a `|` (even in a code span) would end the cell. */
+const cell = (text) => String(text).replaceAll('|', '\\|');
 const pct = (f) => (f == null ? '–' : `${Math.round(f * 100)} %`);
 const cpu = (ms) => (ms == null ? '–' : `${(ms / 1000).toFixed(1)} s`);
 const temp = (b) => (b == null ? '–' : b < 64 * 1024 ? '0' : mib(b));
@@ -155,7 +157,9 @@ export function goalsTable(result) {
     `| --- | ${result.sizes.map(() => '---:').join(' | ')} | --- |`,
   ];
   for (const g of result.goals) {
-    lines.push(`| ${g.text} | ${g.values.map((v) => goalValue(g, v)).join(' | ')} | ${verdict(g.met)} |`);
+    lines.push(
+      `| ${cell(g.text)} | ${g.values.map((v) => goalValue(g, v)).join(' | ')} | ${verdict(g.met)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -190,7 +194,7 @@ export function sizeSection(z, previous) {
     if (!c) continue;
     const bytes = key === 'limitDump' ? z.data.dumpBytes : key === 'limitTar' ? z.data.tarBytes : raw;
     out.push(
-      `| ${CONTENDERS[key].label} | ${s(c.ms)} | ${s(c.minMs)}–${s(c.maxMs)} | ${tput(bytes, c.ms)} | ${key.startsWith('limit') && key !== 'limitBoth' ? '–' : x(ratio(c.ms, m.limitBoth?.ms))} | ${pct(c.cpuBusy)} | ${cpu(c.cpuMs)} | ${rss(c.peakRssKiB)} | ${temp(c.tempBytes)} | ${mib(c.outBytes)} |`,
+      `| ${cell(CONTENDERS[key].label)} | ${s(c.ms)} | ${s(c.minMs)}–${s(c.maxMs)} | ${tput(bytes, c.ms)} | ${key.startsWith('limit') && key !== 'limitBoth' ? '–' : x(ratio(c.ms, m.limitBoth?.ms))} | ${pct(c.cpuBusy)} | ${cpu(c.cpuMs)} | ${rss(c.peakRssKiB)} | ${temp(c.tempBytes)} | ${mib(c.outBytes)} |`,
     );
   }
   if (m.rawRestore || m.drbotRestore) {
@@ -203,7 +207,7 @@ export function sizeSection(z, previous) {
       const c = m[key];
       if (!c) continue;
       out.push(
-        `| ${CONTENDERS[key].label} | ${s(c.ms)} | ${s(c.minMs)}–${s(c.maxMs)} | ${tput(z.data.dumpBytes, c.ms)} | ${x(ratio(c.ms, m.rawRestore?.ms))} | ${pct(c.cpuBusy)} | ${cpu(c.cpuMs)} | ${rss(c.peakRssKiB)} | ${temp(c.tempBytes)} |`,
+        `| ${cell(CONTENDERS[key].label)} | ${s(c.ms)} | ${s(c.minMs)}–${s(c.maxMs)} | ${tput(z.data.dumpBytes, c.ms)} | ${x(ratio(c.ms, m.rawRestore?.ms))} | ${pct(c.cpuBusy)} | ${cpu(c.cpuMs)} | ${rss(c.peakRssKiB)} | ${temp(c.tempBytes)} |`,
       );
     }
   }
