@@ -7,9 +7,9 @@ import { AppError, describeError, ErrorCode, externalError, inContext, toAppErro
 import type { Logger } from '../log.js';
 import type { BackupTarget, TargetWrite } from '../ports/backup-target.js';
 import type { ArtifactMeta, SetPurpose, SetRecord } from '../ports/state-store.js';
+import { type Compression, compressorFor } from './compressor.js';
 import type { EngineDeps } from './deps.js';
 import { buildManifest, writeManifest } from './manifest.js';
-import { ParallelGzip } from './parallel-gzip.js';
 import type { RunContext } from './run-context.js';
 import { sourceFor } from './sources.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from './streams.js';
@@ -75,9 +75,13 @@ export async function writeSet(
   store.createSet({ id: setId, runId: ctx.run.id, createdAt: options.at, purpose: options.purpose });
   try {
     const artifacts = await options.phase('dump', async (log) => {
+      const { compressor, compressionLevel } = deps.config.backup;
+      const compress = await compressorFor(compressor, compressionLevel);
       const limit = pLimit(deps.config.backup.parallelism);
       const settled = await Promise.allSettled(
-        options.assets.map((asset) => limit(() => writeArtifact(deps, ctx, log, options, setId, asset))),
+        options.assets.map((asset) =>
+          limit(() => writeArtifact(deps, ctx, log, options, setId, asset, compress)),
+        ),
       );
       const failures = settled.flatMap((s) => (s.status === 'rejected' ? [toAppError(s.reason)] : []));
       if (failures.length)
@@ -124,6 +128,7 @@ async function writeArtifact(
   options: WriteSetOptions,
   setId: string,
   asset: Asset,
+  compress: () => Compression,
 ): Promise<ArtifactSummary> {
   const { store, clock } = deps;
   const targets = options.targets;
@@ -147,19 +152,20 @@ async function writeArtifact(
     writes = await Promise.all(targets.map((t) => t.write(key, sizeHint)));
     for (const t of targets)
       store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
-    alog.info({ tool: source.tool, key }, 'dump started');
+    const compression = compress();
+    alog.info({ tool: source.tool, compressor: compression.tool, key }, 'dump started');
 
     const inspector = new StreamInspector();
     const hasher = new HashCounter();
     const flow = pipeline(
       source.stream,
       inspector,
-      new ParallelGzip(deps.config.backup.compressionLevel),
+      compression.stream,
       hasher,
       new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
     );
-    const [piped, produced] = await Promise.allSettled([flow, source.finished]);
-    if (piped.status === 'rejected' || produced.status === 'rejected') throw pickCause(piped, produced);
+    const outcomes = await Promise.allSettled([flow, source.finished, compression.done]);
+    if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
     const { engineVersion } = source.check({
       bytes: inspector.bytes,
       head: inspector.head,
@@ -177,7 +183,7 @@ async function writeArtifact(
     });
     const ms = ended.getTime() - started.getTime();
     ctx.info(
-      `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}) sha256 ${hasher.sha256.slice(0, 12)}…`,
+      `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}) sha256 ${hasher.sha256.slice(0, 12)}…`,
       { asset: asset.name, ms },
     );
     return {
@@ -198,13 +204,14 @@ async function writeArtifact(
   }
 }
 
-/** When the stream and the producer both failed, the more specific of the two causes. */
-function pickCause(piped: PromiseSettledResult<unknown>, produced: PromiseSettledResult<unknown>): unknown {
-  const a = piped.status === 'rejected' ? piped.reason : undefined;
-  const b = produced.status === 'rejected' ? produced.reason : undefined;
-  if (a instanceof AppError) return a; // a target failed: that is the cause, the producer was cut off
-  if (b instanceof AppError) return b; // the dump tool failed: its exit code and stderr say why
-  return a ?? b;
+/**
+ * When several parts failed, the most specific cause, in this order: a target (the producer and
+ * the compressor were cut off because of it), the dump tool (its exit code and stderr say why),
+ * the compressor; otherwise the first plain error.
+ */
+function pickCause(outcomes: Array<PromiseSettledResult<unknown>>): unknown {
+  const reasons = outcomes.map((o) => (o.status === 'rejected' ? o.reason : undefined));
+  return reasons.find((r) => r instanceof AppError) ?? reasons.find((r) => r !== undefined);
 }
 
 /** The last size of an asset's artifact, so S3 can pick a part size that fits 10,000 parts. */

@@ -144,7 +144,7 @@ describe('the container image', () => {
     expect(config.Healthcheck?.Test.join(' ')).toMatch(/\/healthz/);
   });
 
-  it('ships only the production dependencies and the compiled code', () => {
+  it('ships only the production dependencies, the compiled code and igzip', () => {
     const ls = (dir: string) => {
       const res = run(['run', '--rm', '--entrypoint', 'ls', IMAGE, '-A', dir]);
       expect(res.code, res.stderr).toBe(0);
@@ -157,6 +157,9 @@ describe('the container image', () => {
     expect(modules).toEqual(expect.arrayContaining(['better-sqlite3', 'dockerode', '@slack', '@aws-sdk']));
     for (const dev of ['vitest', 'typescript', '@biomejs', 's3rver']) expect(modules).not.toContain(dev);
     expect(ls('/app/node_modules/better-sqlite3/build/Release')).toEqual(['better_sqlite3.node']);
+    // The fast gzip drbot compresses with (backup.compressor: auto picks it up).
+    const igzip = run(['run', '--rm', '--entrypoint', 'igzip', IMAGE, '--version']);
+    expect(igzip.code, igzip.stderr).toBe(0);
   });
 
   it('without the socket group it cannot use the Docker socket, and says so', () => {

@@ -33,7 +33,7 @@ describe('buildConfig: defaults', () => {
     expect(config.storage.local.dir).toBe('/etc/drbot/backups');
     expect(config.storage.s3).toBeUndefined();
     expect(config.storage.offsite).toEqual([]);
-    expect(config.backup).toEqual({ parallelism: 2, compressionLevel: 3 });
+    expect(config.backup).toEqual({ parallelism: 2, compressionLevel: 1, compressor: 'auto' });
     expect(config.databases).toEqual([]);
     expect(config.services).toEqual([]);
     expect(config.slack).toEqual({ approvers: [], operators: [], approvalTimeout: '30m' });
@@ -265,6 +265,7 @@ describe('buildConfig: invalid values', () => {
     [{ tiers: { x: { retention: 'forever' } } }, 'tiers.x.retention: "forever"', '<n><unit>'],
     [{ backup: { parallelism: 0 } }, 'backup.parallelism: 0', '>=1'],
     [{ backup: { compressionLevel: 10 } }, 'backup.compressionLevel: 10', '<=9'],
+    [{ backup: { compressor: 'pigz' } }, 'backup.compressor: "pigz"', '"auto"|"igzip"|"zlib"'],
     [
       { slack: { approvalTimeout: 'soon' } },
       'slack.approvalTimeout: "soon"',
