@@ -69,7 +69,7 @@ export class FanOut extends Writable {
   constructor(
     named: Array<{ name: string; stream: NodeJS.WritableStream & { destroy(error?: Error): void } }>,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: 256 * 1024 });
     this.destinations = named.map((d) => d.stream);
     for (const d of named) {
       d.stream.on('error', (err: Error) =>

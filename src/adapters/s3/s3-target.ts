@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
 const MAX_PARTS = 10_000;
 const DEFAULT_PART_SIZE = 8 * MiB;
 /** Parts in flight per upload; bounds memory to about queueSize × partSize. */
-const QUEUE_SIZE = 3;
+const QUEUE_SIZE = 2;
 
 /**
  * The part size for a stream of unknown length: big enough that twice the expected size still
@@ -65,8 +65,8 @@ export class S3Target implements BackupTarget {
   async write(key: string, sizeHint?: number): Promise<TargetWrite> {
     // lib-storage destroys the Body it reads with a bare AbortError when it gives up; the
     // producer writes to `input` instead, which fails with the real cause below.
-    const input = new PassThrough({ highWaterMark: 1 * MiB });
-    const body = new PassThrough({ highWaterMark: 1 * MiB });
+    const input = new PassThrough({ highWaterMark: MiB / 4 });
+    const body = new PassThrough({ highWaterMark: MiB / 4 });
     input.pipe(body);
     const upload = new Upload({
       client: this.client,

@@ -182,7 +182,7 @@ describe('FanOut', () => {
   it('pushes back on its writer while a destination is stalled', async () => {
     const slow = recorder({ highWaterMark: 16, gated: true });
     const fan = new FanOut(targets(slow.stream, recorder().stream));
-    const chunk = Buffer.alloc(256 * 1024);
+    const chunk = Buffer.alloc(64 * 1024);
 
     const accepted = [1, 2, 3, 4, 5, 6].map(() => fan.write(chunk));
     await tick();
