@@ -188,36 +188,54 @@ function ensureBuilt() {
   }
 }
 
-async function ensureRestic() {
+/** A tool from a Debian package, installed with apt-get when missing and this runs as root. */
+async function ensureTool({ bin, pkg, args, pattern, otherwise }) {
   const version = async () => {
-    const r = await run('restic', ['version'], { check: false }).catch(() => undefined);
-    return r?.code === 0 ? (/restic ([\d.]+)/.exec(r.stdout)?.[1] ?? r.stdout.trim()) : undefined;
+    const r = await run(bin, args, { check: false }).catch(() => undefined);
+    return r?.code === 0 ? (pattern.exec(r.stdout)?.[1] ?? r.stdout.trim()) : undefined;
   };
   let v = await version();
-  if (v) return { bin: 'restic', version: v };
+  if (v) return { bin, version: v };
   if (!isRoot() || !existsSync('/usr/bin/apt-get')) {
-    throw new Error(
-      'restic is not installed: install it (Debian: apt-get install restic) and rerun, or pass --skip restic',
-    );
+    throw new Error(`${bin} is not installed: install it (Debian: apt-get install ${pkg}) and rerun${otherwise}`);
   }
-  log('installing restic with apt-get');
+  log(`installing ${pkg} with apt-get`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   const install = () =>
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'restic'], { env, check: false });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], { env, check: false });
   if ((await install()).code !== 0) {
     await run('apt-get', ['update', '-qq'], { env, check: false });
     const r = await install();
     if (r.code !== 0)
       throw new Error(
-        `apt-get install restic failed:\n${r.stderr.slice(-1000)}\ninstall restic by hand, or pass --skip restic`,
+        `apt-get install ${pkg} failed:\n${r.stderr.slice(-1000)}\ninstall ${pkg} by hand${otherwise}`,
       );
   }
   v = await version();
-  if (!v) throw new Error('restic was installed but `restic version` fails');
-  return { bin: 'restic', version: v };
+  if (!v) throw new Error(`${pkg} was installed but \`${bin} ${args.join(' ')}\` fails`);
+  return { bin, version: v };
 }
 
-async function machineInfo(resticVersion) {
+const ensureRestic = () =>
+  ensureTool({
+    bin: 'restic',
+    pkg: 'restic',
+    args: ['version'],
+    pattern: /restic ([\d.]+)/,
+    otherwise: ', or pass --skip restic',
+  });
+
+/** drbot compresses with igzip when it is installed (backup.compressor: auto), as in its image. */
+const ensureIgzip = () =>
+  ensureTool({
+    bin: 'igzip',
+    pkg: 'isal',
+    args: ['--version'],
+    pattern: /interface ([\d.]+)/,
+    otherwise: ' (without it drbot uses zlib, several times slower)',
+  });
+
+async function machineInfo(resticVersion, igzipVersion) {
   const osName = /PRETTY_NAME="?([^"\n]+)/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'Linux';
   const git = async (args) => (await run('git', args, { cwd: REPO, check: false })).stdout.trim();
   return {
@@ -230,7 +248,8 @@ async function machineInfo(resticVersion) {
       node: process.version,
       docker: (await docker(['version', '--format', '{{.Server.Version}}'])).trim(),
       mariadb: `MariaDB ${/Distrib ([\d.]+)/.exec(await docker(['run', '--rm', '--log-driver', 'none', '--entrypoint', 'mariadb', DB_IMAGE, '--version']))?.[1] ?? '?'}`,
-      restic: resticVersion,
+            restic: resticVersion,
+      igzip: igzipVersion,
       s3rver: JSON.parse(readFileSync(join(REPO, 'node_modules', 's3rver', 'package.json'), 'utf8')).version,
       gnuTime: Boolean(GNU_TIME),
       dbTuning: `${DB_TUNING.bufferPool / 1024 ** 3} GiB, innodb_log_file_size ${DB_TUNING.logFile / 1024 ** 2} MiB`,
@@ -303,9 +322,14 @@ function workspace(root, label, s3) {
       },
     ],
   };
-  ws.configPath = join(dir, 'drbot.yaml');
+    ws.configPath = join(dir, 'drbot.yaml');
   writeFileSync(ws.configPath, stringify(config));
   ws.env = { ...S3_ENV, DRBOT_CONFIG: ws.configPath, TMPDIR: ws.tmpDir, LOG_LEVEL: 'warn' };
+  // The same state and local directory, without the bucket.
+  const { s3: _bucket, ...localStorage } = config.storage;
+  ws.localConfigPath = join(dir, 'drbot-local.yaml');
+  writeFileSync(ws.localConfigPath, stringify({ ...config, storage: localStorage }));
+  ws.localEnv = { ...ws.env, DRBOT_CONFIG: ws.localConfigPath };
   return ws;
 }
 
@@ -337,7 +361,7 @@ async function checkInventory(ctx) {
 
 // ---------------------------------------------------------------------------------------------
 
-const BACKUP_ORDER = ['limitBoth', 'naive', 'drbotBackup', 'limitDump', 'restic', 'limitTar'];
+const BACKUP_ORDER = ['limitBoth', 'naive', 'drbotBackup', 'limitDump', 'restic', 'drbotLocal', 'limitTar'];
 const RESTORE_ORDER = ['rawRestore', 'drbotRestore'];
 const RUNNERS = {
   limitBoth: C.limitBoth,
@@ -345,7 +369,8 @@ const RUNNERS = {
   limitTar: C.limitTar,
   naive: C.naiveScript,
   restic: C.restic,
-  drbotBackup: C.drbotBackup,
+    drbotBackup: C.drbotBackup,
+  drbotLocal: C.drbotBackupLocal,
   rawRestore: C.rawRestore,
   drbotRestore: C.drbotRestore,
 };
@@ -460,6 +485,7 @@ async function main() {
   ensureBuilt();
   await ensureDocker();
   const resticInfo = opts.skip.includes('restic') ? undefined : await ensureRestic();
+  const igzipInfo = await ensureIgzip();
   if (!GNU_TIME)
     log('warning: /usr/bin/time not found; peak RSS is polled from /proc (may miss the last peak)');
 
@@ -500,7 +526,7 @@ async function main() {
     );
     mkdirSync(join(root, 's3'));
     s3 = await startS3(join(root, 's3'), 'drbot-bench');
-    const info = await machineInfo(resticInfo?.version);
+    const info = await machineInfo(resticInfo?.version, igzipInfo.version);
     const result = {
       startedAt: started.toISOString(),
       options: { sizes: opts.sizes, repeat: opts.repeat, seed: opts.seed, skip: opts.skip },

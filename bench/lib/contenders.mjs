@@ -235,10 +235,19 @@ async function findSetDir(root, setId) {
 }
 
 /** `drbot backup all` to local + S3, as cron would run it. */
-export async function drbotBackup(ctx) {
+export function drbotBackup(ctx) {
+  return drbotBackupTo(ctx, ctx.ws.env, true);
+}
+
+/** The same to the local directory only: drbot's pipeline without the S3 server's share. */
+export function drbotBackupLocal(ctx) {
+  return drbotBackupTo(ctx, ctx.ws.localEnv, false);
+}
+
+async function drbotBackupTo(ctx, env, restorable) {
   const { ws } = ctx;
   const sampler = await startDiskSampler([ws.tmpDir, ws.dir], { exclude: [ws.backupDir, ws.stateDir] });
-  const res = await drbotCli(ctx, ['backup', 'all', '--json'], { rss: true, check: false });
+  const res = await drbotCli(ctx, ['backup', 'all', '--json'], { rss: true, check: false, env });
   const disk = await sampler.stop();
   const out = parseJson(res, 'drbot backup all');
   const data = out.data ?? {};
@@ -253,9 +262,11 @@ export async function drbotBackup(ctx) {
       `drbot backed up ${assets.join(', ')}, expected only ${ctx.expectedAssets.join(', ')}: other protected assets appeared on this Docker host during the bench; rerun when it is idle`,
     );
   }
-  const dbArtifact = data.artifacts.find((a) => a.asset === ctx.dbAsset);
-  const setDir = await findSetDir(ws.backupDir, data.setId);
-  ctx.latestDump = setDir ? join(setDir, dbArtifact.file) : undefined;
+    if (restorable) {
+    const dbArtifact = data.artifacts.find((a) => a.asset === ctx.dbAsset);
+    const setDir = await findSetDir(ws.backupDir, data.setId);
+    ctx.latestDump = setDir ? join(setDir, dbArtifact.file) : undefined;
+  }
   const { stages } = await timeline(ctx, data.run.id);
   return {
     ms: res.ms,
