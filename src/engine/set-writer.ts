@@ -62,8 +62,8 @@ export interface WriteSetOptions {
 
 /**
  * Writes one set: each asset in one streamed pass (source → gzip → sha256 → every target at
- * once), then every artifact read back and hashed on every target, then SHA256SUMS and the
- * manifest. Complete, or removed with the causes recorded — never half-written.
+ * once), each artifact read back and hashed on every target once its upload is committed, then
+ * SHA256SUMS and the manifest. Complete, or removed with the causes recorded — never half-written.
  */
 export async function writeSet(
   deps: EngineDeps,
@@ -73,6 +73,9 @@ export async function writeSet(
   const { store, clock } = deps;
   const setId = newSetId(options.at);
   store.createSet({ id: setId, runId: ctx.run.id, createdAt: options.at, purpose: options.purpose });
+  // Each artifact's read-back starts as soon as its own upload is committed, while the others
+  // may still be dumping; the verify phase waits for all of them.
+  const confirmations: Array<Promise<void>> = [];
   try {
     const artifacts = await options.phase('dump', async (log) => {
       const { compressor, compressionLevel } = deps.config.backup;
@@ -80,7 +83,13 @@ export async function writeSet(
       const limit = pLimit(deps.config.backup.parallelism);
       const settled = await Promise.allSettled(
         options.assets.map((asset) =>
-          limit(() => writeArtifact(deps, ctx, log, options, setId, asset, compress)),
+          limit(async () => {
+            const written = await writeArtifact(deps, ctx, log, options, setId, asset, compress);
+            const confirmed = confirmArtifact(deps, written, options.targets);
+            confirmed.catch(() => undefined); // surfaced by the verify phase
+            confirmations.push(confirmed);
+            return written.summary;
+          }),
         ),
       );
       const failures = settled.flatMap((s) => (s.status === 'rejected' ? [toAppError(s.reason)] : []));
@@ -90,7 +99,14 @@ export async function writeSet(
     });
     await options.phase('verify', async () => {
       const set = store.getSet(setId) as SetRecord;
-      await confirmOnTargets(deps, ctx, set, options.targets);
+      const checked = await Promise.allSettled(confirmations);
+      const failed = checked.find((c) => c.status === 'rejected');
+      if (failed) throw failed.reason;
+      const now = clock.now();
+      for (const a of set.artifacts) store.updateArtifact(a.id, { status: 'complete', verifiedAt: now });
+      ctx.info(
+        `checksums confirmed for ${set.artifacts.length} artifact(s) on ${options.targets.map((t) => t.name).join(', ')}`,
+      );
       const completedAt = clock.now();
       const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt);
       await Promise.all(options.targets.map((t) => writeManifest(t, set, manifest)));
@@ -103,6 +119,7 @@ export async function writeSet(
   } catch (err) {
     const e =
       err instanceof SetWriteError ? err : new SetWriteError(setId, [describeError(err)], toAppError(err));
+    await Promise.allSettled(confirmations); // no read-back may still run while the files go
     await discardSet(deps, ctx, setId, options.at, options.targets);
     store.updateSet(setId, { status: 'failed', error: e.failures.join(' | ') });
     throw e;
@@ -129,7 +146,7 @@ async function writeArtifact(
   setId: string,
   asset: Asset,
   compress: () => Compression,
-): Promise<ArtifactSummary> {
+): Promise<{ summary: ArtifactSummary; id: number; key: string }> {
   const { store, clock } = deps;
   const targets = options.targets;
   const file = artifactFileName(asset);
@@ -186,7 +203,7 @@ async function writeArtifact(
       `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}) sha256 ${hasher.sha256.slice(0, 12)}…`,
       { asset: asset.name, ms },
     );
-    return {
+    const summary: ArtifactSummary = {
       asset: asset.name,
       kind: artifactKindOf(asset),
       file,
@@ -195,6 +212,7 @@ async function writeArtifact(
       sha256: hasher.sha256,
       ms,
     };
+    return { summary, id: artifactId, key };
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
     await Promise.all(writes.map((w) => w.abort(e).catch(() => undefined)));
@@ -223,17 +241,16 @@ function previousSize(deps: EngineDeps, asset: string): number | undefined {
   return undefined;
 }
 
-/** Re-reads every artifact from every target and compares size and sha256 with what was written. */
-async function confirmOnTargets(
+/** Re-reads an artifact from every target and compares size and sha256 with what was written. */
+async function confirmArtifact(
   deps: EngineDeps,
-  ctx: RunContext,
-  set: SetRecord,
+  written: { summary: ArtifactSummary; id: number; key: string },
   targets: BackupTarget[],
 ): Promise<void> {
-  const checks = set.artifacts.flatMap((a) => targets.map((t) => ({ a, t })));
+  const { key, id } = written;
+  const a = { id, asset: written.summary.asset, size: written.summary.size, sha256: written.summary.sha256 };
   await Promise.all(
-    checks.map(async ({ a, t }) => {
-      const key = artifactKey(set.id, set.createdAt, a.file);
+    targets.map(async (t) => {
       const got = await hashStream(await t.read(key));
       if (got.sha256 !== a.sha256 || got.bytes !== a.size) {
         deps.store.setLocation(a.id, { target: t.name, key, status: 'failed', confirmedAt: undefined });
@@ -250,11 +267,6 @@ async function confirmOnTargets(
         confirmedAt: deps.clock.now(),
       });
     }),
-  );
-  const now = deps.clock.now();
-  for (const a of set.artifacts) deps.store.updateArtifact(a.id, { status: 'complete', verifiedAt: now });
-  ctx.info(
-    `checksums confirmed for ${set.artifacts.length} artifact(s) on ${targets.map((t) => t.name).join(', ')}`,
   );
 }
 
