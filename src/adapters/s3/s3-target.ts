@@ -16,16 +16,21 @@ import type { BackupTarget, TargetWrite } from '../../ports/backup-target.js';
 const MiB = 1024 * 1024;
 /** S3 allows at most 10,000 parts; we aim below that with room for a size estimate being off. */
 const MAX_PARTS = 10_000;
+/** With no size estimate (an asset's first backup): 8 MiB parts allow about 78 GiB. */
 const DEFAULT_PART_SIZE = 8 * MiB;
+/** S3's smallest part; used when the last backup's size shows it is enough (less memory). */
+const MIN_PART_SIZE = 5 * MiB;
 /** Parts in flight per upload; bounds memory to about queueSize × partSize. */
 const QUEUE_SIZE = 2;
 
 /**
- * The part size for a stream of unknown length: big enough that twice the expected size still
- * fits in 10,000 parts. With no estimate, 8 MiB parts allow about 78 GiB per artifact.
+ * The part size for a stream of unknown length: big enough that twice the expected size (the
+ * last backup's) still fits in 10,000 parts, and at least `partSizeMiB` when configured. With
+ * an estimate, parts start at S3's minimum of 5 MiB (each upload holds a few parts in memory);
+ * without one, at 8 MiB, which allows about 78 GiB per artifact.
  */
 export function partSizeFor(sizeHint: number | undefined, configuredMiB?: number): number {
-  const floor = (configuredMiB ?? DEFAULT_PART_SIZE / MiB) * MiB;
+  const floor = configuredMiB ? configuredMiB * MiB : sizeHint ? MIN_PART_SIZE : DEFAULT_PART_SIZE;
   if (!sizeHint) return floor;
   const needed = Math.ceil((sizeHint * 2) / (MAX_PARTS - 100) / MiB) * MiB;
   return Math.min(Math.max(floor, needed), 5 * 1024 * MiB);
