@@ -95,10 +95,15 @@ function fakeRuntime(gated: Set<string> = new Set()) {
       return { stream, done: Promise.resolve() };
     },
   } as unknown as ContainerRuntime;
-  return { runtime, open: () => gates.splice(0).forEach((g) => g()) };
+  return {
+    runtime,
+    open: () => {
+      for (const g of gates.splice(0)) g();
+    },
+  };
 }
 
-let closers: Array<() => void> = [];
+const closers: Array<() => void> = [];
 afterEach(() => {
   for (const c of closers.splice(0)) c();
 });
