@@ -59,7 +59,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 quick run:  npm run bench -- --sizes 32MiB --repeat 1   (about 1 minute)
 Build drbot first (npm run build). Needs Docker and the test images (scripts/test-env/images.sh);
-installs restic with apt-get when it is missing and this runs as root.`;
+installs restic and igzip (package isal) with apt-get when missing and this runs as root.`;
 
 // ---------------------------------------------------------------------------------------------
 
