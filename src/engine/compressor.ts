@@ -74,7 +74,8 @@ function zlibStream(level: number): Compression {
 /**
  * `igzip -<level> -c` as a stream. Its exit status is checked (a compressor that dies early
  * ends its output cleanly, which must not pass for a complete artifact). If the pipeline is torn
- * down before igzip finished (a target failed), igzip is stopped.
+ * down before igzip finished (a target or the source failed), igzip is stopped; `done` then
+ * rejects with a plain Error, so the caller reports the failure that caused it, not this one.
  */
 export function igzipStream(level: number, bin = IGZIP): Compression {
   const args = [`-${igzipLevel(level)}`, '-c', '-q'];
@@ -90,8 +91,12 @@ export function igzipStream(level: number, bin = IGZIP): Compression {
     outputEnded = true;
   });
   const stream = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  let stoppedByUs = false;
   stream.once('close', () => {
-    if (!outputEnded && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (!outputEnded && child.exitCode === null && child.signalCode === null) {
+      stoppedByUs = true;
+      child.kill('SIGKILL');
+    }
   });
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (err) =>
@@ -99,6 +104,8 @@ export function igzipStream(level: number, bin = IGZIP): Compression {
     );
     child.once('close', (code, signal) => {
       if (code === 0) return resolve();
+      if (stoppedByUs)
+        return reject(new Error(`${tool} was stopped because the stream it was part of failed`));
       reject(
         externalError(
           ErrorCode.COMPRESS_FAILED,

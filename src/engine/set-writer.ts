@@ -181,7 +181,7 @@ async function writeArtifact(
       hasher,
       new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
     );
-    const outcomes = await Promise.allSettled([flow, source.finished, compression.done]);
+        const outcomes = await Promise.allSettled([flow, compression.done, source.finished]);
     if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
     const { engineVersion } = source.check({
       bytes: inspector.bytes,
@@ -224,8 +224,9 @@ async function writeArtifact(
 
 /**
  * When several parts failed, the most specific cause, in this order: a target (the producer and
- * the compressor were cut off because of it), the dump tool (its exit code and stderr say why),
- * the compressor; otherwise the first plain error.
+ * the compressor were cut off because of it), the compressor (the dump tool then fails on a
+ * broken pipe), the dump tool (its exit code and stderr say why); otherwise the first plain
+ * error. A compressor stopped because the stream failed elsewhere rejects with a plain error.
  */
 function pickCause(outcomes: Array<PromiseSettledResult<unknown>>): unknown {
   const reasons = outcomes.map((o) => (o.status === 'rejected' ? o.reason : undefined));

@@ -10,6 +10,7 @@ import type { Asset } from '../../../src/domain/assets.js';
 import type { EngineDeps } from '../../../src/engine/deps.js';
 import { RunContext } from '../../../src/engine/run-context.js';
 import { SetWriteError, writeSet } from '../../../src/engine/set-writer.js';
+import { ErrorCode, externalError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import type { BackupTarget, TargetWrite } from '../../../src/ports/backup-target.js';
 import { systemClock } from '../../../src/ports/clock.js';
@@ -108,11 +109,11 @@ afterEach(() => {
   for (const c of closers.splice(0)) c();
 });
 
-function setUp(targets: MemoryTarget[], runtime: ContainerRuntime) {
+function setUp(targets: MemoryTarget[], runtime: ContainerRuntime, compressor = 'zlib') {
   const dir = mkdtempSync(join(tmpdir(), 'drbot-set-writer-'));
   const store = openSqliteStore(join(dir, 'state.sqlite'));
   closers.push(() => store.close());
-  const config = buildConfig({ backup: { compressor: 'zlib' } }, join(dir, 'drbot.yaml'));
+  const config = buildConfig({ backup: { compressor } }, join(dir, 'drbot.yaml'));
   const log = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }), level: 'silent' });
   const deps: EngineDeps = { config, runtime, targets, store, clock: systemClock, log };
   const run = store.createRun({
@@ -178,5 +179,36 @@ describe('writeSet', () => {
     );
     expect(store.getSet((err as SetWriteError).setId)?.status).toBe('failed');
     expect([...local.objects.keys(), ...s3.objects.keys()]).toEqual([]);
+  });
+
+  it('reports the source failure, not the compressor it cut off, when a volume stream breaks', async () => {
+    const local = new MemoryTarget('local');
+    const broken = {
+      async exportVolume() {
+        const stream = new PassThrough();
+        stream.write(tar('b'));
+        setTimeout(
+          () =>
+            stream.destroy(
+              externalError(ErrorCode.ARCHIVE_FAILED, 'volume broken went away mid-archive', {
+                asset: 'broken',
+                step: 'archive',
+              }),
+            ),
+          50,
+        );
+        return { stream, done: Promise.resolve() };
+      },
+    } as unknown as ContainerRuntime;
+    const { write } = setUp([local], broken, 'igzip');
+
+    const err = await write([volume('broken')]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect((err as SetWriteError).code).toBe('ARCHIVE_FAILED');
+    expect((err as SetWriteError).message).toContain('went away mid-archive');
+    expect((err as SetWriteError).message).not.toContain('igzip');
   });
 });
