@@ -92,7 +92,13 @@ export class S3Target implements BackupTarget {
     done.catch((err) =>
       input.destroy(this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err)),
     );
-    let aborted = false;
+        let aborted = false;
+    // Set once the producer has handed over the whole body: lib-storage then uploads the last
+    // part and completes the upload on its own.
+    let bodyComplete = false;
+    input.once('finish', () => {
+      bodyComplete = true;
+    });
     return {
       stream: input,
       commit: async () => {
@@ -102,13 +108,19 @@ export class S3Target implements BackupTarget {
           throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err);
         }
       },
-      abort: async () => {
+            abort: async () => {
         if (aborted) return;
         aborted = true;
-        input.destroy();
-        body.destroy();
-        await upload.abort().catch(() => undefined);
-        await done.catch(() => undefined);
+        if (bodyComplete) {
+          // Aborting now could race a CompleteMultipartUpload already on the wire, which would
+          // create the object after the delete below. Let the upload settle first.
+          await done.catch(() => undefined);
+        } else {
+          input.destroy();
+          body.destroy();
+          await upload.abort().catch(() => undefined);
+          await done.catch(() => undefined);
+        }
         // If the upload had completed before the abort, the object must not survive.
         await this.delete(key).catch((err) =>
           this.log.warn({ key, err: (err as Error).message }, 'could not delete aborted upload'),
