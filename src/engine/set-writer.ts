@@ -181,7 +181,7 @@ async function writeArtifact(
       hasher,
       new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
     );
-        const outcomes = await Promise.allSettled([flow, compression.done, source.finished]);
+    const outcomes = await Promise.allSettled([flow, compression.done, source.finished]);
     if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
     const { engineVersion } = source.check({
       bytes: inspector.bytes,

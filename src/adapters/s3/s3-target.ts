@@ -92,7 +92,7 @@ export class S3Target implements BackupTarget {
     done.catch((err) =>
       input.destroy(this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err)),
     );
-        let aborted = false;
+    let aborted = false;
     // Set once the producer has handed over the whole body: lib-storage then uploads the last
     // part and completes the upload on its own.
     let bodyComplete = false;
@@ -108,7 +108,7 @@ export class S3Target implements BackupTarget {
           throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err);
         }
       },
-            abort: async () => {
+      abort: async () => {
         if (aborted) return;
         aborted = true;
         if (bodyComplete) {
