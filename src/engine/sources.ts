@@ -63,7 +63,8 @@ async function firstAvailable(
   );
 }
 
-const MYSQL_DUMP_ARGS = [
+/** What every MySQL/MariaDB dump gets besides the user (the benchmark runs the same). */
+export const MYSQL_DUMP_ARGS = [
   '--single-transaction',
   '--routines',
   '--triggers',
