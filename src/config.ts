@@ -85,6 +85,8 @@ export const DEFAULT_TIERS = {
   temporary: { backup: 'none' as const, retention: '7days' },
 };
 
+const LOAD_SESSIONS_ALLOWED = 'must be auto or a whole number from 1 to 16';
+
 const configSchema = z
   .object({
     state: z.string().default('./data/drbot.sqlite'),
@@ -141,9 +143,26 @@ const configSchema = z
         readinessTimeout: span.default('5m'),
         /** Grace period for stopping a service before it is killed. */
         stopTimeout: span.default('30s'),
+        /**
+         * Client sessions that load a MySQL/MariaDB dump at once (row inserts spread over
+         * them); `auto` is one per CPU, at most 4. 1 loads it as one `mysql < dump` would.
+         */
+        loadSessions: z
+          .union(
+            [
+              z.literal('auto'),
+              z
+                .number()
+                .int(LOAD_SESSIONS_ALLOWED)
+                .min(1, LOAD_SESSIONS_ALLOWED)
+                .max(16, LOAD_SESSIONS_ALLOWED),
+            ],
+            { error: LOAD_SESSIONS_ALLOWED },
+          )
+          .default('auto'),
       })
       .strict()
-      .default({ readinessTimeout: '5m', stopTimeout: '30s' }),
+      .default({ readinessTimeout: '5m', stopTimeout: '30s', loadSessions: 'auto' }),
     tiers: z.record(name, tier).default(DEFAULT_TIERS),
     databases: z.array(database).default([]),
     services: z.array(service).default([]),

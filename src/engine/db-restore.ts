@@ -1,9 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { DbEngine } from '../domain/assets.js';
 import { ErrorCode, externalError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ContainerRuntime } from '../ports/container-runtime.js';
 import { DumpAnalyzer, type DumpContents, dbClient, PgRestoreFilter } from './db-clients.js';
+import { MysqlParallelLoader, SqlSession } from './mysql-parallel-load.js';
 
 export interface DbTarget {
   runtime: ContainerRuntime;
@@ -40,19 +43,32 @@ async function pickClient(t: DbTarget): Promise<string> {
   );
 }
 
+/** `restore.loadSessions` as a number: `auto` is one session per CPU, at most 4. */
+export function loadSessions(setting: 'auto' | number): number {
+  return setting === 'auto' ? Math.max(1, Math.min(4, availableParallelism())) : setting;
+}
+
 /**
  * Feeds a decompressed dump to the server's own client inside the container (stdin, argv
  * array, password in the exec environment) and returns what the dump said it contained.
+ * A MySQL/MariaDB dump is loaded through `sessions` client sessions at once (see
+ * mysql-parallel-load.ts); PostgreSQL's through one.
  */
 export async function restoreDump(
   t: DbTarget,
   sql: Readable,
-  options: { engineVersion?: string | undefined } = {},
-): Promise<DumpContents> {
+  options: { engineVersion?: string | undefined; sessions?: number } = {},
+): Promise<DumpContents & { sessions: number }> {
   const client = await pickClient(t);
   const analyzer = new DumpAnalyzer(t.engine);
   let input: Readable = sql.pipe(analyzer);
   sql.once('error', (err) => analyzer.destroy(err));
+  const sessions = options.sessions ?? 1;
+  if (t.engine !== 'postgres' && sessions > 1) {
+    const loader = new MysqlParallelLoader((label) => SqlSession.open(t, client, label), sessions);
+    await pipeline(input, loader);
+    return Object.assign(analyzer.contents, { sessions: loader.sessionsUsed });
+  }
   if (t.engine === 'postgres') {
     const major = Number(/(\d+)/.exec(options.engineVersion ?? '')?.[1] ?? 0);
     const filter = new PgRestoreFilter(t.user, major >= 13);
@@ -78,7 +94,7 @@ export async function restoreDump(
       },
     );
   }
-  return analyzer.contents;
+  return Object.assign(analyzer.contents, { sessions: 1 });
 }
 
 /**

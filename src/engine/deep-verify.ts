@@ -6,7 +6,7 @@ import { ErrorCode, externalError, inContext } from '../errors.js';
 import type { ArtifactRecord, SetRecord } from '../ports/state-store.js';
 import { registerSecret } from '../secrets.js';
 import { openArtifact } from './artifact-read.js';
-import { checkRestored, countRestored, restoreDump, waitForDatabase } from './db-restore.js';
+import { checkRestored, countRestored, loadSessions, restoreDump, waitForDatabase } from './db-restore.js';
 import type { EngineDeps } from './deps.js';
 import type { RunContext } from './run-context.js';
 import { SCRATCH_LABEL, scratchName, scratchPassword } from './scratch.js';
@@ -89,7 +89,10 @@ async function deepVerifyDatabase(
     const { stream, target: from } = await openArtifact(deps, set, artifact);
     const sql = stream.pipe(createGunzip());
     stream.once('error', (err) => sql.destroy(err));
-    const contents = await restoreDump(target, sql, { engineVersion: artifact.engineVersion });
+    const contents = await restoreDump(target, sql, {
+      engineVersion: artifact.engineVersion,
+      sessions: loadSessions(deps.config.restore.loadSessions),
+    });
     const found = await countRestored(target, contents);
     const problems = checkRestored(engine, contents, found);
     if (problems.length) {

@@ -5,7 +5,7 @@ import type { PlannedAsset } from '../domain/restore-plan.js';
 import { ErrorCode, externalError } from '../errors.js';
 import type { SetRecord } from '../ports/state-store.js';
 import { openArtifact } from './artifact-read.js';
-import { type DbTarget, restoreDump, waitForDatabase } from './db-restore.js';
+import { type DbTarget, loadSessions, restoreDump, waitForDatabase } from './db-restore.js';
 import { extractInto } from './deep-verify.js';
 import type { EngineDeps } from './deps.js';
 import type { RunContext } from './run-context.js';
@@ -42,8 +42,12 @@ export async function restoreDatabase(
   const sql = stream.pipe(createGunzip());
   stream.once('error', (err) => sql.destroy(err));
   const t0 = Date.now();
-  const contents = await restoreDump(target, sql, { engineVersion: a.engineVersion });
-  const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data) in ${Math.round((Date.now() - t0) / 100) / 10}s`;
+  const contents = await restoreDump(target, sql, {
+    engineVersion: a.engineVersion,
+    sessions: loadSessions(deps.config.restore.loadSessions),
+  });
+  const via = contents.sessions > 1 ? `, ${contents.sessions} sessions` : '';
+  const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data${via}) in ${Math.round((Date.now() - t0) / 100) / 10}s`;
   ctx.info(msg, { asset: a.asset });
   return msg;
 }

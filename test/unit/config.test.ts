@@ -34,6 +34,7 @@ describe('buildConfig: defaults', () => {
     expect(config.storage.s3).toBeUndefined();
     expect(config.storage.offsite).toEqual([]);
     expect(config.backup).toEqual({ parallelism: 2, compressionLevel: 1, compressor: 'auto' });
+    expect(config.restore).toEqual({ readinessTimeout: '5m', stopTimeout: '30s', loadSessions: 'auto' });
     expect(config.databases).toEqual([]);
     expect(config.services).toEqual([]);
     expect(config.slack).toEqual({ approvers: [], operators: [], approvalTimeout: '30m' });
@@ -266,6 +267,16 @@ describe('buildConfig: invalid values', () => {
     [{ backup: { parallelism: 0 } }, 'backup.parallelism: 0', '>=1'],
     [{ backup: { compressionLevel: 10 } }, 'backup.compressionLevel: 10', '<=9'],
     [{ backup: { compressor: 'pigz' } }, 'backup.compressor: "pigz"', '"auto"|"igzip"|"zlib"'],
+    [
+      { restore: { loadSessions: 0 } },
+      'restore.loadSessions: 0',
+      'must be auto or a whole number from 1 to 16',
+    ],
+    [
+      { restore: { loadSessions: 'many' } },
+      'restore.loadSessions: "many"',
+      'auto or a whole number from 1 to 16',
+    ],
     [
       { slack: { approvalTimeout: 'soon' } },
       'slack.approvalTimeout: "soon"',
