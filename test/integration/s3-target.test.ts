@@ -53,7 +53,7 @@ describe('S3Target abort', () => {
     try {
       const key = 'aborted/while-completing.bin';
       const write = await target.write(key);
-      write.stream.end(randomBytes(12 * 1024 * 1024)); // two parts; lib-storage completes on its own
+      write.stream.end(randomBytes(12 * 1024 * 1024)); // two parts; the upload then completes on its own
 
       await completeSent;
       await write.abort(new Error('the dump tool exited 2'));

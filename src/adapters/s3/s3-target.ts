@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -7,11 +7,11 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { S3TargetConfig } from '../../config.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { BackupTarget, TargetWrite } from '../../ports/backup-target.js';
+import { PartUploader } from './part-uploader.js';
 
 const MiB = 1024 * 1024;
 /** S3 allows at most 10,000 parts; we aim below that with room for a size estimate being off. */
@@ -20,7 +20,7 @@ const MAX_PARTS = 10_000;
 const DEFAULT_PART_SIZE = 8 * MiB;
 /** S3's smallest part; used when the last backup's size shows it is enough (less memory). */
 const MIN_PART_SIZE = 5 * MiB;
-/** Parts in flight per upload; bounds memory to about queueSize × partSize. */
+/** Parts in flight per upload; memory is (queueSize + 1) × partSize per upload (one filling). */
 const QUEUE_SIZE = 2;
 
 /**
@@ -68,58 +68,31 @@ export class S3Target implements BackupTarget {
   }
 
   async write(key: string, sizeHint?: number): Promise<TargetWrite> {
-    // lib-storage destroys the Body it reads with a bare AbortError when it gives up; the
-    // producer writes to `input` instead, which fails with the real cause below.
-    const input = new PassThrough({ highWaterMark: MiB / 4 });
-    const body = new PassThrough({ highWaterMark: MiB / 4 });
-    input.pipe(body);
-    const upload = new Upload({
+    const uploader = new PartUploader({
       client: this.client,
-      params: {
-        Bucket: this.config.bucket,
-        Key: this.key(key),
-        Body: body,
-        StorageClass: this.config.storageClass,
-        ContentType: key.endsWith('.gz') ? 'application/gzip' : 'application/octet-stream',
-      },
+      bucket: this.config.bucket,
+      key: this.key(key),
+      storageClass: this.config.storageClass,
+      contentType: key.endsWith('.gz') ? 'application/gzip' : 'application/octet-stream',
       partSize: partSizeFor(sizeHint, this.config.partSizeMiB),
       queueSize: QUEUE_SIZE,
-      // A failed multipart upload is aborted by lib-storage, so no parts linger.
-      leavePartsOnError: false,
+      wrap: (err) => this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err),
     });
-    const done = upload.done();
-    // If S3 fails mid-stream, stop the producer instead of letting it block on a full buffer.
-    done.catch((err) =>
-      input.destroy(this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err)),
-    );
     let aborted = false;
-    // Set once the producer has handed over the whole body: lib-storage then uploads the last
-    // part and completes the upload on its own.
-    let bodyComplete = false;
-    input.once('finish', () => {
-      bodyComplete = true;
-    });
     return {
-      stream: input,
-      commit: async () => {
-        try {
-          await done;
-        } catch (err) {
-          throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err);
-        }
-      },
+      stream: uploader,
+      commit: () => uploader.done,
       abort: async () => {
         if (aborted) return;
         aborted = true;
-        if (bodyComplete) {
-          // Aborting now could race a CompleteMultipartUpload already on the wire, which would
-          // create the object after the delete below. Let the upload settle first.
-          await done.catch(() => undefined);
+        if (uploader.finishing) {
+          // The whole body was handed over and the object may be being created right now: a
+          // CompleteMultipartUpload on the wire would create it after the delete below. Let
+          // the upload settle first.
+          await uploader.done.catch(() => undefined);
         } else {
-          input.destroy();
-          body.destroy();
-          await upload.abort().catch(() => undefined);
-          await done.catch(() => undefined);
+          uploader.destroy();
+          await uploader.cleanup;
         }
         // If the upload had completed before the abort, the object must not survive.
         await this.delete(key).catch((err) =>
