@@ -87,11 +87,12 @@ export class SqlSession {
     return new SqlSession(label, input, exec.stdout, exec.done, (res) =>
       externalError(
         ErrorCode.RESTORE_FAILED,
-        `${client} in container ${t.container} exited with code ${res.exitCode} while loading the dump (${label})`,
+        `${client} in container ${t.container} exited with code ${res.exitCode} while loading the dump`,
         {
           asset: t.asset,
           step: 'restore',
-          stderrTail: res.stderrTail.trim().split('\n').slice(-8).join('\n'),
+          // The client's line numbers count from the start of its own session's input.
+          stderrTail: `${res.stderrTail.trim().split('\n').slice(-8).join('\n')}\n(in ${label}: line numbers count from the start of that session's input, not of the dump)`,
         },
       ),
     );
