@@ -77,6 +77,12 @@ export function dbClient(engine: DbEngine): DbClient {
   return engine === 'postgres' ? postgresClient : mysqlClient;
 }
 
+/** How much of a line's start the analyzer looks at; lines can be megabytes of rows. */
+const LINE_START = 65536;
+
+const decode = (buf: Buffer, start: number, end: number) =>
+  buf.toString('utf8', start, Math.min(end, start + LINE_START));
+
 /** What a dump says it contains, read while it streams past: databases and tables with rows. */
 export interface DumpContents {
   databases: Set<string>;
@@ -90,7 +96,9 @@ export interface DumpContents {
  */
 export class DumpAnalyzer extends Transform {
   readonly contents: DumpContents = { databases: new Set(), tables: new Map() };
-  private partial = '';
+  /** The start of a line that continues in the next chunk (only a line's start matters). */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
   private db = '';
   private copying: string | undefined;
 
@@ -99,18 +107,62 @@ export class DumpAnalyzer extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    const text = this.partial + chunk.toString('utf8');
-    const lines = text.split('\n');
-    this.partial = lines.pop() ?? '';
-    // Lines can be megabytes long (extended INSERTs): only their start matters.
-    if (this.partial.length > 65536) this.partial = this.partial.slice(0, 65536);
-    for (const line of lines) this.line(line);
+    // Bytes are scanned for line ends; only the lines that can matter are decoded (a dump is
+    // mostly row data, and turning all of it into strings cost seconds per GiB).
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl === -1) break;
+      if (this.partialBytes) {
+        this.keepPartial(chunk.subarray(start, nl));
+        const line = Buffer.concat(this.partial);
+        this.partial = [];
+        this.partialBytes = 0;
+        this.scan(line, 0, line.length);
+      } else {
+        this.scan(chunk, start, nl);
+      }
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.keepPartial(chunk.subarray(start));
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.partial) this.line(this.partial);
+    if (this.partialBytes) {
+      const line = Buffer.concat(this.partial);
+      this.scan(line, 0, line.length);
+    }
     callback();
+  }
+
+  private keepPartial(piece: Buffer): void {
+    const room = LINE_START - this.partialBytes;
+    if (room <= 0) return;
+    const take = piece.length > room ? piece.subarray(0, room) : piece;
+    // A copy: the chunk it comes from is passed on and may be reused.
+    this.partial.push(Buffer.from(take));
+    this.partialBytes += take.length;
+  }
+
+  /** Looks at the line `buf[start, end)` when its first byte says it can matter. */
+  private scan(buf: Buffer, start: number, end: number): void {
+    let stop = end;
+    if (stop > start && buf[stop - 1] === 0x0d) stop--;
+    if (this.engine === 'postgres') {
+      if (this.copying !== undefined) {
+        // A COPY row, unless it is the `\.` that ends the data.
+        if (stop - start === 2 && buf[start] === 0x5c && buf[start + 1] === 0x2e) this.copying = undefined;
+        else this.contents.tables.set(this.copying, (this.contents.tables.get(this.copying) ?? 0) + 1);
+        return;
+      }
+      const first = buf[start];
+      if (first === 0x5c /* \ */ || first === 0x43 /* C */) this.pgLine(decode(buf, start, stop));
+      return;
+    }
+    const first = buf[start];
+    if (first === 0x55 /* U */ || first === 0x49 /* I */ || first === 0x2d /* - */)
+      this.line(decode(buf, start, stop));
   }
 
   private line(line: string): void {
@@ -132,11 +184,6 @@ export class DumpAnalyzer extends Transform {
   }
 
   private pgLine(line: string): void {
-    if (this.copying !== undefined) {
-      if (line === '\\.') this.copying = undefined;
-      else this.contents.tables.set(this.copying, (this.contents.tables.get(this.copying) ?? 0) + 1);
-      return;
-    }
     const connect = /^\\connect (?:-reuse-previous=on )?"?([^"\s]+)"?/.exec(line);
     if (connect?.[1]) {
       this.db = connect[1];

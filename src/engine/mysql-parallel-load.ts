@@ -148,10 +148,21 @@ export class SqlSession {
     this.input.destroy(err);
   }
 
+  /** `p`, or the session's failure if that comes first. */
   private guard<T>(p: Promise<T>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
-      this.onFailure(reject);
-      p.then(resolve, reject);
+      this.failureListeners.add(reject);
+      p.then(
+        (v) => {
+          this.failureListeners.delete(reject);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.failureListeners.delete(reject);
+          reject(err);
+        },
+      );
     });
   }
 
@@ -238,13 +249,18 @@ export class MysqlParallelLoader extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const err = error ?? new Error('dump load stopped');
-    for (const s of this.sessions) if (!s.failed) s.abort(err);
+    if (!this.finished) {
+      const err = error ?? new Error('dump load stopped');
+      for (const s of this.sessions) if (!s.failed) s.abort(err);
+    }
     callback(error);
   }
 
+  private opened = 0;
+  private finished = false;
+
   private async openSession(): Promise<SqlSession> {
-    const s = await this.open(`load session ${this.sessions.length + 1} of ${this.maxSessions}`);
+    const s = await this.open(`load session ${++this.opened} of ${this.maxSessions}`);
     this.sessions.push(s);
     s.onFailure((err) => {
       this.failure ??= err;
@@ -258,6 +274,7 @@ export class MysqlParallelLoader extends Writable {
     const results = await Promise.allSettled(this.sessions.map((s) => s.end()));
     this.check();
     for (const r of results) if (r.status === 'rejected') throw r.reason;
+    this.finished = true;
   }
 
   private check(): void {

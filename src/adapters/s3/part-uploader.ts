@@ -199,6 +199,7 @@ export class PartUploader extends Writable {
     } catch (err) {
       const e = this.failure ?? this.o.wrap(err);
       this.failure = e;
+      this.cancel.abort();
       await this.removeParts();
       throw e;
     } finally {

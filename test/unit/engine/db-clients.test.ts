@@ -31,12 +31,34 @@ describe('DumpAnalyzer', () => {
     expect(Object.fromEntries(a.contents.tables)).toEqual({ 'shop.orders': 2, 'we`ird.t': 1 });
   });
 
+  it('reads the same from a dump cut into single bytes, and from lines far longer than it looks at', async () => {
+    const long = `INSERT INTO \`big\` VALUES ${Array.from({ length: 20_000 }, (_, i) => `(${i},'row ${i}')`).join(',')};`;
+    const dump = `-- Current Database: \`shop\`\r\nUSE \`shop\`;\n${long}\nINSERT INTO \`orders\` VALUES\n(1),\n(2);\nUSE \`crm\`;\nINSERT INTO \`t\` VALUES (1);`;
+    const a = new DumpAnalyzer('mysql');
+    const b = new DumpAnalyzer('mysql');
+
+    const out = await through(
+      [...dump].map((c) => c),
+      a,
+    );
+    await through([dump], b);
+
+    expect(out).toBe(dump);
+    for (const x of [a, b]) {
+      expect([...x.contents.databases]).toEqual(['shop', 'crm']);
+      expect(Object.fromEntries(x.contents.tables)).toEqual({ 'shop.big': 1, 'shop.orders': 1, 'crm.t': 1 });
+    }
+  });
+
   it('counts PostgreSQL COPY rows exactly per database and table', async () => {
     const dump =
       '\\connect template1\n\\connect inventory\nCOPY public.items (id, sku) FROM stdin;\n1\ta\n2\tb\n3\tc\n\\.\nCOPY public."Empty" (id) FROM stdin;\n\\.\n';
     const a = new DumpAnalyzer('postgres');
+    const bytes = new DumpAnalyzer('postgres');
 
     await through([dump], a);
+    await through([...dump], bytes);
+    expect(Object.fromEntries(bytes.contents.tables)).toEqual(Object.fromEntries(a.contents.tables));
 
     expect([...a.contents.databases]).toEqual(['inventory']);
     expect(Object.fromEntries(a.contents.tables)).toEqual({
