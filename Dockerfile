@@ -92,8 +92,8 @@ RUN groupadd --system --gid 10001 drbot \
       '#!/bin/sh' \
       '# No arguments: the bot (Slack when the SLACK_* secrets are set, else a terminal session).' \
       '# Arguments: one CLI subcommand, e.g. `docker run … status` or `docker run … backup all`.' \
-      'if [ "$#" -eq 0 ]; then exec node /app/dist/src/main.js; fi' \
-      'exec node /app/bin/drbot.js "$@"' \
+      'if [ "$#" -eq 0 ]; then exec node --max-semi-space-size=2 /app/dist/src/main.js; fi' \
+      'exec /app/bin/drbot.js "$@"' \
       >/usr/local/bin/drbot-entrypoint \
  && chmod 0755 /usr/local/bin/drbot-entrypoint \
  && ln -s /app/bin/drbot.js /usr/local/bin/drbot

@@ -268,11 +268,13 @@ async function machineInfo(resticVersion, igzipVersion) {
 async function snapshotBuild(root) {
   const dir = join(root, 'drbot');
   cpSync(join(REPO, 'dist'), join(dir, 'dist'), { recursive: true });
+  cpSync(join(REPO, 'bin'), join(dir, 'bin'), { recursive: true });
   copyFileSync(join(REPO, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-  const entry = join(dir, 'dist', 'src', 'cli-main.js');
+  // drbot runs as users run it: the `drbot` command, with the node flags its `#!` line sets.
+  const entry = join(dir, 'bin', 'drbot.js');
   writeFileSync(join(dir, 'empty.yaml'), '{}\n');
-  const check = await run(process.execPath, [entry, 'help'], {
+  const check = await run(entry, ['help'], {
     check: false,
     cwd: dir,
     env: { DRBOT_CONFIG: join(dir, 'empty.yaml') },

@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // The `drbot` command. Runs the compiled CLI; build it first with `npm run build`.
+// drbot streams data through buffers that live outside V8's heap; a young generation of 2 MB
+// (instead of up to 16 MB) keeps the heap about 30 MB smaller at the same speed.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

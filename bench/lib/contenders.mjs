@@ -186,8 +186,9 @@ export async function restic(ctx) {
 // drbot
 // ---------------------------------------------------------------------------------------------
 
+/** The `drbot` command as installed (bin/drbot.js, run through its own `#!` line and flags). */
 export function drbotCli(ctx, args, opts = {}) {
-  return run(process.execPath, [ctx.drbotBin, ...args], {
+  return run(ctx.drbotBin, args, {
     env: ctx.ws.env,
     cwd: ctx.ws.dir,
     ...opts,

@@ -295,7 +295,7 @@ export function markdown(result) {
       '* The limit streams both sources out of their containers (`docker exec … mariadb-dump`, `docker run … tar cf -`) into /dev/null: reading, nothing else.',
       "* Every dump uses drbot's arguments: `--single-transaction --routines --triggers --events --all-databases --hex-blob`.",
       '* restic gets a fresh repository per run (a second run into the same repository would be incremental).',
-      "* Peak RSS and process CPU (user + system): GNU time around the process; for drbot the CLI's node process (the dump tools and the Docker daemon are not in it); restic: its two processes. CPU busy: share of all cores busy during the run, machine-wide (/proc/stat).",
+      "* Peak RSS and process CPU (user + system): GNU time around the process; for drbot the node process of its `drbot` command, run as installed (bin/drbot.js, whose `#!` line sets `--max-semi-space-size=2`; the dump tools and the Docker daemon are not in it); restic: its two processes. CPU busy: share of all cores busy during the run, machine-wide (/proc/stat).",
       `* MariaDB runs with innodb_buffer_pool_size ${result.machine.dbTuning ?? '1 GiB'} (set at start; the image defaults to 128 MiB), the same for every contender.`,
       '* Temp disk: the most extra disk held, sampled every 200 ms, in what a contender writes besides its backup targets (drbot: its TMPDIR and workspace without the backup dir and state; naive: the uncompressed dump file; restic: TMPDIR and cache).',
       "* Restore: the same `.sql.gz` (drbot's artifact) into the same running MariaDB; row counts checked after every restore.",
