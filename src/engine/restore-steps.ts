@@ -46,9 +46,8 @@ export async function restoreDatabase(
     engineVersion: a.engineVersion,
     sessions: loadSessions(deps.config.restore.loadSessions),
   });
-  const via = contents.sessions > 1 ? `, ${contents.sessions} sessions` : '';
-  const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data${via}) in ${Math.round((Date.now() - t0) / 100) / 10}s`;
-  ctx.info(msg, { asset: a.asset });
+  const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data) in ${Math.round((Date.now() - t0) / 100) / 10}s`;
+  ctx.info(msg, { asset: a.asset, loadSessions: contents.sessions });
   return msg;
 }
 
