@@ -23,6 +23,8 @@
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# Lets a build script find (and clean up) this stage's untagged image.
+LABEL drbot.stage=build
 WORKDIR /app
 # `.docker-dep[s]` is a wildcard, so this COPY also works when there is no .docker-deps/ (a
 # normal build); when there is one, its content (node_modules/) lands in /app.

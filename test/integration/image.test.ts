@@ -37,6 +37,36 @@ function run(args: string[]): Result {
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
+function imageId(ref: string): string | undefined {
+  const r = run(['image', 'inspect', '-f', '{{.Id}}', ref]);
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * Each build would otherwise leave two untagged images behind: the image that had the tag
+ * before, and the build stage (labelled in the Dockerfile). The newest build stage stays, as
+ * the layer cache of the next build; older ones and the untagged previous image go. Best
+ * effort: an image still in use is left alone.
+ */
+function removeOldBuilds(previous: string | undefined): void {
+  const old: string[] = [];
+  if (previous && previous !== imageId(IMAGE)) old.push(previous);
+  const stages = run([
+    'images',
+    '-q',
+    '--no-trunc',
+    '--filter',
+    'dangling=true',
+    '--filter',
+    'label=drbot.stage=build',
+  ])
+    .stdout.split('\n')
+    .filter(Boolean);
+  // `docker images` lists the newest first.
+  old.push(...stages.slice(1));
+  for (const id of old) run(['image', 'rm', id]);
+}
+
 /** `docker build`, asynchronously (a cold build takes a while); throws with the output's tail. */
 function build(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -90,7 +120,9 @@ beforeAll(async () => {
   try {
     const cp = spawnSync('cp', ['-al', join(REPO, 'node_modules'), `${DEPS}/`], { encoding: 'utf8' });
     if (cp.status !== 0) throw new Error(`cp -al node_modules .docker-deps/ failed: ${cp.stderr}`);
+    const previous = imageId(IMAGE);
     await build(['--force-rm', '--build-arg', `NODE_IMAGE=${BASE_IMAGE}`, '-t', IMAGE, '.']);
+    removeOldBuilds(previous);
   } finally {
     rmSync(DEPS, { recursive: true, force: true });
   }
