@@ -51,7 +51,7 @@ const USAGE = `usage: npm run bench -- [options]
                  each size is the database dump AND the volume (so 1GiB = ~2 GiB of data)
   --repeat N     interleaved rounds per size; medians are reported (default 3)
   --seed N       data seed (default 42): equal seeds give byte-identical data
-  --skip LIST    leave out contenders: naive, restic, restore
+  --skip LIST    leave out contenders: naive, restic, restore, read-back
   --out DIR      where results go (default bench/results)
   --wait-idle M  minutes to wait for other Docker activity to end before a sample (default 20)
   --render FILE  only rewrite FILE.md from a results FILE.json (after report changes)
@@ -135,8 +135,8 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.repeat) || o.repeat < 1) throw usageError('--repeat must be a whole number ≥ 1');
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw usageError('--seed must be a whole number ≥ 0');
   for (const s of o.skip)
-    if (!['naive', 'restic', 'restore'].includes(s))
-      throw usageError(`--skip: unknown '${s}' (naive, restic, restore)`);
+    if (!['naive', 'restic', 'restore', 'read-back'].includes(s))
+      throw usageError(`--skip: unknown '${s}' (naive, restic, restore, read-back)`);
   o.sizeList = o.sizes
     .split(',')
     .filter(Boolean)
@@ -332,6 +332,13 @@ function workspace(root, label, s3) {
   ws.localConfigPath = join(dir, 'drbot-local.yaml');
   writeFileSync(ws.localConfigPath, stringify({ ...config, storage: localStorage }));
   ws.localEnv = { ...ws.env, DRBOT_CONFIG: ws.localConfigPath };
+  // The same with the S3 copy downloaded again to confirm it.
+  ws.readBackConfigPath = join(dir, 'drbot-read-back.yaml');
+  writeFileSync(
+    ws.readBackConfigPath,
+    stringify({ ...config, storage: { ...config.storage, s3: { ...config.storage.s3, confirm: 'read-back' } } }),
+  );
+  ws.readBackEnv = { ...ws.env, DRBOT_CONFIG: ws.readBackConfigPath };
   return ws;
 }
 
@@ -363,7 +370,16 @@ async function checkInventory(ctx) {
 
 // ---------------------------------------------------------------------------------------------
 
-const BACKUP_ORDER = ['limitBoth', 'naive', 'drbotBackup', 'limitDump', 'restic', 'drbotLocal', 'limitTar'];
+const BACKUP_ORDER = [
+  'limitBoth',
+  'naive',
+  'drbotBackup',
+  'limitDump',
+  'restic',
+  'drbotLocal',
+  'drbotReadBack',
+  'limitTar',
+];
 const RESTORE_ORDER = ['rawRestore', 'drbotRestore'];
 const RUNNERS = {
   limitBoth: C.limitBoth,
@@ -371,7 +387,8 @@ const RUNNERS = {
   limitTar: C.limitTar,
   naive: C.naiveScript,
   restic: C.restic,
-    drbotBackup: C.drbotBackup,
+  drbotBackup: C.drbotBackup,
+  drbotReadBack: C.drbotBackupReadBack,
   drbotLocal: C.drbotBackupLocal,
   rawRestore: C.rawRestore,
   drbotRestore: C.drbotRestore,
@@ -582,7 +599,8 @@ async function main() {
       const backupKeys = BACKUP_ORDER.filter(
         (k) =>
           !(opts.skip.includes('naive') && k === 'naive') &&
-          !(opts.skip.includes('restic') && k === 'restic'),
+          !(opts.skip.includes('restic') && k === 'restic') &&
+          !(opts.skip.includes('read-back') && k === 'drbotReadBack'),
       );
       const restoreKeys = opts.skip.includes('restore') ? [] : RESTORE_ORDER;
       const samples = Object.fromEntries([...backupKeys, ...restoreKeys].map((k) => [k, []]));

@@ -40,6 +40,14 @@ const s3Target = z
       .default('STANDARD_IA'),
     /** Multipart part size in MiB; drbot raises it when an artifact could exceed 10,000 parts. */
     partSizeMiB: z.number().int().min(5).max(5120).optional(),
+    /**
+     * How a backup confirms each uploaded artifact. `checksum`: S3 checks every part's
+     * Content-MD5 as it arrives, its ETags must be the MD5s sent and the stored size the bytes
+     * sent; nothing is downloaded. `read-back`: the object is downloaded and its sha256 compared
+     * (for stores whose ETags are not MD5s; costs a full download per artifact). `drbot verify`
+     * always reads back.
+     */
+    confirm: z.enum(['checksum', 'read-back']).default('checksum'),
   })
   .strict();
 

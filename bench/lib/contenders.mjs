@@ -235,6 +235,11 @@ export function drbotBackup(ctx) {
   return drbotBackupTo(ctx, ctx.ws.env, true);
 }
 
+/** The same with the S3 copy confirmed by downloading it (`confirm: read-back`). */
+export function drbotBackupReadBack(ctx) {
+  return drbotBackupTo(ctx, ctx.ws.readBackEnv, false);
+}
+
 /** The same to the local directory only: drbot's pipeline without the S3 server's share. */
 export function drbotBackupLocal(ctx) {
   return drbotBackupTo(ctx, ctx.ws.localEnv, false);

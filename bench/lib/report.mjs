@@ -9,8 +9,12 @@ export const CONTENDERS = {
   limitTar: { label: 'limit: `tar cf -` of the volume alone → /dev/null', kind: 'backup' },
   naive: { label: 'naive script: dump → file, `gzip`, `tar czf`, upload both to S3', kind: 'backup' },
   restic: { label: 'restic: volume files + dump `--stdin` → local repo (both at once)', kind: 'backup' },
-    drbotBackup: {
-    label: '**drbot `backup all`** → local + S3 (gzip, sha256, read-back verify)',
+  drbotBackup: {
+    label: '**drbot `backup all`** → local + S3 (gzip, sha256; S3 copy confirmed by Content-MD5, ETags, size)',
+    kind: 'backup',
+  },
+  drbotReadBack: {
+    label: 'drbot `backup all` → local + S3 with `confirm: read-back` (downloads each artifact again)',
     kind: 'backup',
   },
   drbotLocal: {
@@ -221,7 +225,16 @@ export function sizeSection(z, previous) {
     '| backup | median | range | throughput | × limit | CPU busy | process CPU | peak RSS | temp disk | output |',
   );
   out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const key of ['limitBoth', 'limitDump', 'limitTar', 'naive', 'restic', 'drbotBackup', 'drbotLocal']) {
+  for (const key of [
+    'limitBoth',
+    'limitDump',
+    'limitTar',
+    'naive',
+    'restic',
+    'drbotBackup',
+    'drbotReadBack',
+    'drbotLocal',
+  ]) {
     const c = m[key];
     if (!c) continue;
     const bytes = key === 'limitDump' ? z.data.dumpBytes : key === 'limitTar' ? z.data.tarBytes : raw;
@@ -253,7 +266,7 @@ export function sizeSection(z, previous) {
   out.push('');
   out.push('Where the time goes (medians):');
   out.push('');
-    for (const key of ['limitBoth', 'naive', 'restic', 'drbotBackup', 'drbotLocal', 'drbotRestore']) {
+  for (const key of ['limitBoth', 'naive', 'restic', 'drbotBackup', 'drbotReadBack', 'drbotLocal', 'drbotRestore']) {
     if (!m[key]) continue;
     const extra = m[key].s3CpuMs ? `; S3 server (s3rver) CPU ${cpu(m[key].s3CpuMs)}` : '';
     if (Object.keys(m[key].steps ?? {}).length || extra)
@@ -295,6 +308,7 @@ export function markdown(result) {
       '* The limit streams both sources out of their containers (`docker exec … mariadb-dump`, `docker run … tar cf -`) into /dev/null: reading, nothing else.',
       "* Every dump uses drbot's arguments: `--single-transaction --routines --triggers --events --all-databases --hex-blob`.",
       '* restic gets a fresh repository per run (a second run into the same repository would be incremental).',
+      "* drbot's S3 copy: by default (`confirm: checksum`) every part goes with its Content-MD5, and the part ETags and the stored size are compared with what was sent. s3rver does not check Content-MD5 and gives a multipart object the MD5 of its whole content, so here the part ETags and the size are what confirm it. The local copy is read back and hashed in every drbot row; the `confirm: read-back` row downloads the S3 copy and hashes it too.",
       "* Peak RSS and process CPU (user + system): GNU time around the process; for drbot the node process of its `drbot` command, run as installed (bin/drbot.js, whose `#!` line sets `--max-semi-space-size=2`; the dump tools and the Docker daemon are not in it); restic: its two processes. CPU busy: share of all cores busy during the run, machine-wide (/proc/stat).",
       `* MariaDB runs with innodb_buffer_pool_size ${result.machine.dbTuning ?? '1 GiB'} (set at start; the image defaults to 128 MiB), the same for every contender.`,
       '* Temp disk: the most extra disk held, sampled every 200 ms, in what a contender writes besides its backup targets (drbot: its TMPDIR and workspace without the backup dir and state; naive: the uncompressed dump file; restic: TMPDIR and cache).',

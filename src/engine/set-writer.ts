@@ -5,7 +5,7 @@ import { type Asset, artifactFileName, artifactKindOf } from '../domain/assets.j
 import { artifactKey, newSetId, setDirectory } from '../domain/layout.js';
 import { AppError, describeError, ErrorCode, externalError, inContext, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { BackupTarget, TargetWrite } from '../ports/backup-target.js';
+import type { BackupTarget, TargetWrite, WriteReceipt } from '../ports/backup-target.js';
 import type { ArtifactMeta, SetPurpose, SetRecord } from '../ports/state-store.js';
 import { type Compression, compressorFor } from './compressor.js';
 import type { EngineDeps } from './deps.js';
@@ -62,8 +62,9 @@ export interface WriteSetOptions {
 
 /**
  * Writes one set: each asset in one streamed pass (source → gzip → sha256 → every target at
- * once), each artifact read back and hashed on every target once its upload is committed, then
- * SHA256SUMS and the manifest. Complete, or removed with the causes recorded — never half-written.
+ * once), each artifact confirmed on every target once its upload is committed (read back and
+ * hashed, or by the target's own checksums: see confirmArtifact), then SHA256SUMS and the
+ * manifest. Complete, or removed with the causes recorded — never half-written.
  */
 export async function writeSet(
   deps: EngineDeps,
@@ -73,9 +74,11 @@ export async function writeSet(
   const { store, clock } = deps;
   const setId = newSetId(options.at);
   store.createSet({ id: setId, runId: ctx.run.id, createdAt: options.at, purpose: options.purpose });
-  // Each artifact's read-back starts as soon as its own upload is committed, while the others
-  // may still be dumping; the verify phase waits for all of them.
+  // Each artifact's confirmation (a read-back) starts as soon as its own upload is committed,
+  // while the others may still be dumping; the verify phase waits for all of them.
   const confirmations: Array<Promise<void>> = [];
+  /** Per target that confirmed uploads itself, how (for the verify message). */
+  const howConfirmed = new Map<string, string>();
   try {
     const artifacts = await options.phase('dump', async (log) => {
       const { compressor, compressionLevel } = deps.config.backup;
@@ -85,6 +88,10 @@ export async function writeSet(
         options.assets.map((asset) =>
           limit(async () => {
             const written = await writeArtifact(deps, ctx, log, options, setId, asset, compress);
+            written.receipts.forEach((r, i) => {
+              const name = (options.targets[i] as BackupTarget).name;
+              if (r) howConfirmed.set(name, [howConfirmed.get(name), r.checked].filter(unique).join('; '));
+            });
             const confirmed = confirmArtifact(deps, written, options.targets);
             confirmed.catch(() => undefined); // surfaced by the verify phase
             confirmations.push(confirmed);
@@ -105,7 +112,7 @@ export async function writeSet(
       const now = clock.now();
       for (const a of set.artifacts) store.updateArtifact(a.id, { status: 'complete', verifiedAt: now });
       ctx.info(
-        `checksums confirmed for ${set.artifacts.length} artifact(s) on ${options.targets.map((t) => t.name).join(', ')}`,
+        `checksums confirmed for ${set.artifacts.length} artifact(s) on ${options.targets.map((t) => `${t.name} (${howConfirmed.get(t.name) ?? 'read back, sha256'})`).join(', ')}`,
       );
       const completedAt = clock.now();
       const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt);
@@ -124,6 +131,11 @@ export async function writeSet(
     store.updateSet(setId, { status: 'failed', error: e.failures.join(' | ') });
     throw e;
   }
+}
+
+/** For filter: drops empty and repeated entries. */
+function unique(v: string | undefined, i: number, all: Array<string | undefined>): v is string {
+  return Boolean(v) && all.indexOf(v) === i;
 }
 
 /** What a restore or deep verify needs later, even if the volume or container is gone by then. */
@@ -146,7 +158,7 @@ async function writeArtifact(
   setId: string,
   asset: Asset,
   compress: () => Compression,
-): Promise<{ summary: ArtifactSummary; id: number; key: string }> {
+): Promise<WrittenArtifact> {
   const { store, clock } = deps;
   const targets = options.targets;
   const file = artifactFileName(asset);
@@ -188,7 +200,7 @@ async function writeArtifact(
       head: inspector.head,
       tail: inspector.tail,
     });
-    await Promise.all(writes.map((w) => w.commit()));
+    const receipts = await Promise.all(writes.map((w) => w.commit()));
 
     const ended = clock.now();
     store.updateArtifact(artifactId, {
@@ -212,7 +224,7 @@ async function writeArtifact(
       sha256: hasher.sha256,
       ms,
     };
-    return { summary, id: artifactId, key };
+    return { summary, id: artifactId, key, receipts };
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
     await Promise.all(writes.map((w) => w.abort(e).catch(() => undefined)));
@@ -242,18 +254,39 @@ function previousSize(deps: EngineDeps, asset: string): number | undefined {
   return undefined;
 }
 
-/** Re-reads an artifact from every target and compares size and sha256 with what was written. */
+interface WrittenArtifact {
+  summary: ArtifactSummary;
+  id: number;
+  key: string;
+  /** Per target, in order: what the target confirmed itself, if anything. */
+  receipts: Array<WriteReceipt | undefined>;
+}
+
+/**
+ * Confirms an artifact on every target: where the target confirmed the stored bytes itself (S3
+ * with `confirm: checksum`: Content-MD5 checked by S3, ETags and size compared), its size must
+ * be the bytes written; elsewhere it is read back and its size and sha256 compared.
+ */
 async function confirmArtifact(
   deps: EngineDeps,
-  written: { summary: ArtifactSummary; id: number; key: string },
+  written: WrittenArtifact,
   targets: BackupTarget[],
 ): Promise<void> {
   const { key, id } = written;
   const a = { id, asset: written.summary.asset, size: written.summary.size, sha256: written.summary.sha256 };
   await Promise.all(
-    targets.map(async (t) => {
-      const got = await hashStream(await t.read(key));
-      if (got.sha256 !== a.sha256 || got.bytes !== a.size) {
+    targets.map(async (t, i) => {
+      const receipt = written.receipts[i];
+      if (receipt && receipt.bytes !== a.size) {
+        deps.store.setLocation(a.id, { target: t.name, key, status: 'failed', confirmedAt: undefined });
+        throw externalError(
+          ErrorCode.CHECKSUM_MISMATCH,
+          `${t.name}: ${key} is stored as ${receipt.bytes} bytes, expected ${a.size}`,
+          { asset: a.asset, step: 'verify' },
+        );
+      }
+      const got = receipt ? undefined : await hashStream(await t.read(key));
+      if (got && (got.sha256 !== a.sha256 || got.bytes !== a.size)) {
         deps.store.setLocation(a.id, { target: t.name, key, status: 'failed', confirmedAt: undefined });
         throw externalError(
           ErrorCode.CHECKSUM_MISMATCH,

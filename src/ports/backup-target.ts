@@ -1,11 +1,25 @@
 import type { Readable } from 'node:stream';
 
+/**
+ * What a target itself showed about a finished write (S3: its checksums of the parts and the
+ * stored size), so the engine need not read the object back to confirm it.
+ */
+export interface WriteReceipt {
+  /** The stored object's size. */
+  bytes: number;
+  /** How the stored bytes were shown to be the ones sent, for messages. */
+  checked: string;
+}
+
 /** One write in progress to a target. The engine streams into `stream`, then calls `commit`. */
 export interface TargetWrite {
   /** Bytes go here; backpressure is honoured. */
   stream: NodeJS.WritableStream & { destroy(error?: Error): void };
-  /** Resolves once the object is durably stored under its final key. */
-  commit(): Promise<void>;
+  /**
+   * Resolves once the object is durably stored under its final key: with a receipt when the
+   * target confirmed the bytes itself, or with nothing, and the engine reads them back.
+   */
+  commit(): Promise<WriteReceipt | undefined>;
   /** Throws away whatever was written; never leaves a partial object that looks complete. */
   abort(cause: Error): Promise<void>;
 }

@@ -90,6 +90,7 @@ describe('buildConfig: the full example', () => {
       endpoint: 'http://127.0.0.1:4568',
       forcePathStyle: true,
       storageClass: 'STANDARD_IA',
+      confirm: 'checksum',
     });
     expect(config.databases).toEqual([
       {
@@ -267,6 +268,11 @@ describe('buildConfig: invalid values', () => {
     [{ backup: { parallelism: 0 } }, 'backup.parallelism: 0', '>=1'],
     [{ backup: { compressionLevel: 10 } }, 'backup.compressionLevel: 10', '<=9'],
     [{ backup: { compressor: 'pigz' } }, 'backup.compressor: "pigz"', '"auto"|"igzip"|"zlib"'],
+    [
+      { storage: { s3: { bucket: 'company-backups', confirm: 'etag' } } },
+      'storage.s3.confirm: "etag"',
+      '"checksum"|"read-back"',
+    ],
     [
       { restore: { loadSessions: 0 } },
       'restore.loadSessions: 0',

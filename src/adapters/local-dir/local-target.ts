@@ -48,6 +48,7 @@ export class LocalDirTarget implements BackupTarget {
         try {
           await closed;
           await rename(partial, path);
+          return undefined; // the engine reads it back
         } catch (err) {
           throw externalError(
             ErrorCode.LOCAL_WRITE_FAILED,

@@ -11,7 +11,7 @@ import type { S3TargetConfig } from '../../config.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { BackupTarget, TargetWrite } from '../../ports/backup-target.js';
-import { PartUploader } from './part-uploader.js';
+import { PartUploader, StoredBytesMismatch } from './part-uploader.js';
 
 const MiB = 1024 * 1024;
 /** S3 allows at most 10,000 parts; we aim below that with room for a size estimate being off. */
@@ -76,12 +76,20 @@ export class S3Target implements BackupTarget {
       contentType: key.endsWith('.gz') ? 'application/gzip' : 'application/octet-stream',
       partSize: partSizeFor(sizeHint, this.config.partSizeMiB),
       queueSize: QUEUE_SIZE,
-      wrap: (err) => this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err),
+      compareEtags: this.config.confirm !== 'read-back',
+      wrap: (err) =>
+        err instanceof StoredBytesMismatch
+          ? this.fail(ErrorCode.CHECKSUM_MISMATCH, `${this.key(key)} was not stored as sent`, err)
+          : this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err),
     });
     let aborted = false;
     return {
       stream: uploader,
-      commit: () => uploader.done,
+      commit: async () => {
+        const receipt = await uploader.done;
+        // With read-back, the engine downloads the object and compares its sha256.
+        return this.config.confirm === 'read-back' ? undefined : receipt;
+      },
       abort: async () => {
         if (aborted) return;
         aborted = true;

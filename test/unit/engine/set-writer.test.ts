@@ -25,6 +25,8 @@ class MemoryTarget implements BackupTarget {
   constructor(
     readonly name: string,
     private readonly corrupt = false,
+    /** Confirms its writes itself, as S3 with `confirm: checksum` does; `lie` misstates the size. */
+    private readonly receipts?: { lie?: number },
   ) {
     this.location = `memory://${name}`;
   }
@@ -42,8 +44,11 @@ class MemoryTarget implements BackupTarget {
     return {
       stream,
       commit: async () => {
-        this.objects.set(key, Buffer.concat(chunks));
+        const body = Buffer.concat(chunks);
+        this.objects.set(key, body);
         this.events.push(`commit ${key.split('/').at(-1)}`);
+        if (!this.receipts) return undefined;
+        return { bytes: body.length + (this.receipts.lie ?? 0), checked: 'Content-MD5 of every part, size' };
       },
       abort: async () => {
         this.objects.delete(key);
@@ -210,5 +215,44 @@ describe('writeSet', () => {
     expect((err as SetWriteError).code).toBe('ARCHIVE_FAILED');
     expect((err as SetWriteError).message).toContain('went away mid-archive');
     expect((err as SetWriteError).message).not.toContain('igzip');
+  });
+
+  it('does not read back from a target that confirmed its writes itself, and says how each was confirmed', async () => {
+    const local = new MemoryTarget('local');
+    const s3 = new MemoryTarget('s3', true, {}); // would read back corrupt: it must not be read
+    const { store, write } = setUp([local, s3], fakeRuntime().runtime);
+
+    const set = await write([volume('fast'), volume('other')]);
+
+    expect(store.getSet(set.setId)?.status).toBe('complete');
+    expect(s3.events.filter((e) => e.startsWith('read'))).toEqual([]);
+    expect(local.events.filter((e) => e.startsWith('read')).sort()).toEqual([
+      'read fast.tar.gz',
+      'read other.tar.gz',
+    ]);
+    for (const a of store.getSet(set.setId)?.artifacts ?? [])
+      expect(a.locations.map((l) => [l.target, l.status]).sort()).toEqual([
+        ['local', 'confirmed'],
+        ['s3', 'confirmed'],
+      ]);
+    const said = store.events(store.getSet(set.setId)?.runId as string).map((e) => e.message);
+    expect(said).toContain(
+      'checksums confirmed for 2 artifact(s) on local (read back, sha256), s3 (Content-MD5 of every part, size)',
+    );
+  });
+
+  it('fails the set when a target confirms another size than was written', async () => {
+    const local = new MemoryTarget('local');
+    const s3 = new MemoryTarget('s3', false, { lie: -3 });
+    const { store, write } = setUp([local, s3], fakeRuntime().runtime);
+
+    const err = (await write([volume('fast')]).catch((e: unknown) => e)) as SetWriteError;
+
+    expect(err.code).toBe('CHECKSUM_MISMATCH');
+    expect(err.message).toMatch(/^s3: \S+\/fast\.tar\.gz is stored as (\d+) bytes, expected (\d+)$/);
+    const [, got, want] = /as (\d+) bytes, expected (\d+)/.exec(err.message) as RegExpExecArray;
+    expect(Number(got)).toBe(Number(want) - 3);
+    expect(store.getSet(err.setId)?.status).toBe('failed');
+    expect([...local.objects.keys(), ...s3.objects.keys()]).toEqual([]);
   });
 });
