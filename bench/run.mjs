@@ -394,6 +394,8 @@ const RUNNERS = {
   drbotRestore: C.drbotRestore,
 };
 const rotate = (xs, n) => xs.map((_, i) => xs[(i + n) % xs.length]);
+/** Rotated every round and reversed every other, so no contender always follows the same one. */
+const roundOrder = (xs, r) => rotate(r % 2 ? [...xs].reverse() : xs, Math.floor(r / 2) % xs.length);
 const MiB = 1024 * 1024;
 
 const lines = (text) => text.split('\n').filter(Boolean);
@@ -451,6 +453,9 @@ function disturbance(activity, ms) {
  */
 async function measure(key, ctx, waitMs) {
   for (let attempt = 1; ; attempt++) {
+    // What the previous contender wrote (up to 2 GiB for the naive script) is written out
+    // now, not by the kernel's flusher while this one runs.
+    await run('sync', []);
     await waitIdle(waitMs, ctx.ourContainers);
     const monitor = startActivityMonitor([NAMES.files, NAMES.dbVolume], ctx.ourContainers);
     const load = loadavg()[0];
@@ -611,7 +616,7 @@ async function main() {
         ]) {
           if (!keys.length) continue;
           // drbot's backup must run before the first restore has a dump to restore.
-          for (const key of rotate(keys, r % keys.length)) {
+          for (const key of roundOrder(keys, r)) {
             if (phase === 'restore' && !ctx.latestDump) throw new Error('no drbot backup to restore from');
             const smp = await measure(key, ctx, opts.waitIdleMs);
             samples[key].push(smp);

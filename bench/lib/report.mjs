@@ -304,7 +304,7 @@ export function markdown(result) {
   out.push('');
   out.push(
     [
-      '* Same data, same machine; contenders interleaved (order rotated every round) and repeated; medians reported.',
+      '* Same data, same machine; contenders interleaved (rotated every round and reversed every other round, so none always follows the same one) and repeated; medians reported. Before every sample the bench runs `sync`, so no contender pays for writing out what the one before it wrote.',
       '* The limit streams both sources out of their containers (`docker exec … mariadb-dump`, `docker run … tar cf -`) into /dev/null: reading, nothing else.',
       "* Every dump uses drbot's arguments: `--single-transaction --routines --triggers --events --all-databases --hex-blob`.",
       '* restic gets a fresh repository per run (a second run into the same repository would be incremental).',

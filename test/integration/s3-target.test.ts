@@ -12,18 +12,7 @@ let target: S3Target;
 beforeAll(async () => {
   Object.assign(process.env, TEST_S3_ENV);
   s3 = await startS3();
-  target = new S3Target(
-    's3',
-    {
-      bucket: s3.bucket,
-      prefix: 'drbot',
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      storageClass: 'STANDARD_IA',
-    } as never,
-    createLogger({ level: 'silent' }),
-  );
+  target = targetWith('checksum', 's3');
 });
 
 afterAll(async () => {
@@ -34,9 +23,9 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
 
 const MiB = 1024 * 1024;
 
-function targetWith(confirm: 'checksum' | 'read-back'): S3Target {
+function targetWith(confirm: 'checksum' | 'read-back', name = `s3-${confirm}`): S3Target {
   return new S3Target(
-    `s3-${confirm}`,
+    name,
     {
       bucket: s3.bucket,
       prefix: 'drbot',
