@@ -33,8 +33,9 @@ export interface BackupOutcome {
 /**
  * The backup run: inventory → dump (one streamed pass per asset: source → gzip → sha256 →
  * every target at once) → verify (each copy confirmed: read back and hashed, or by S3's own
- * checksums) → manifest → prune → report. A set is complete only when every artifact is confirmed on every target; anything
- * else fails the run, removes what was written and records the cause.
+ * checksums) → manifest → prune → report. A set is complete only when every artifact is
+ * confirmed on every target; anything else fails the run, removes what was written and records
+ * the cause.
  */
 export async function runBackup(deps: EngineDeps, request: BackupRequest): Promise<BackupOutcome> {
   const { store, clock } = deps;
