@@ -3,7 +3,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { PartUploader, StoredBytesMismatch } from '../../../../src/adapters/s3/part-uploader.js';
+import {
+  PartUploader,
+  type PartUploaderOptions,
+  StoredBytesMismatch,
+} from '../../../../src/adapters/s3/part-uploader.js';
 
 const MiB = 1024 * 1024;
 
@@ -111,16 +115,17 @@ function fakeS3(opts: FakeOptions = {}) {
   };
 }
 
-function uploader(s3: ReturnType<typeof fakeS3>, partSize = 5 * MiB, queueSize = 2, compareEtags = true) {
+function uploader(s3: ReturnType<typeof fakeS3>, options: Partial<PartUploaderOptions> = {}) {
   return new PartUploader({
-    compareEtags,
     client: s3.client,
     bucket: 'b',
     key: 'k/set/db.sql.gz',
     contentType: 'application/gzip',
-    partSize,
-    queueSize,
+    partSize: 5 * MiB,
+    queueSize: 2,
+    compareEtags: true,
     wrap: (err) => new Error(`s3: upload of k/set/db.sql.gz failed: ${(err as Error).message}`),
+    ...options,
   });
 }
 
@@ -155,7 +160,7 @@ describe('PartUploader', () => {
   it('keeps memory bounded: at most queueSize parts in flight and queueSize + 1 buffers, reused', async () => {
     const s3 = fakeS3({ delayMs: 5 });
     const data = randomBytes(31 * MiB);
-    const up = uploader(s3, 5 * MiB, 2);
+    const up = uploader(s3, { partSize: 5 * MiB, queueSize: 2 });
 
     await pipeline(chunked(data), up);
 
@@ -259,14 +264,7 @@ describe('PartUploader', () => {
   it('passes a StoredBytesMismatch to wrap, so the target can report a checksum failure', async () => {
     const s3 = fakeS3({ corruptPart: 1 });
     const seen: unknown[] = [];
-    const up = new PartUploader({
-      client: s3.client,
-      bucket: 'b',
-      key: 'k',
-      contentType: 'application/gzip',
-      partSize: 5 * MiB,
-      queueSize: 2,
-      compareEtags: true,
+    const up = uploader(s3, {
       wrap: (e) => {
         seen.push(e);
         return new Error('wrapped');
@@ -307,7 +305,7 @@ describe('PartUploader', () => {
     expect((await a.done).checked).toBe('Content-MD5 of every part, size');
 
     const off = fakeS3({ corruptPart: 1 }); // a store whose ETags are something else entirely
-    const b = uploader(off, 5 * MiB, 2, false);
+    const b = uploader(off, { compareEtags: false });
     await pipeline(chunked(randomBytes(11 * MiB)), b);
     expect((await b.done).checked).toBe('Content-MD5 of every part, size');
     expect([...off.contentMd5.values()].every((v) => typeof v === 'string' && v.length === 24)).toBe(true);
