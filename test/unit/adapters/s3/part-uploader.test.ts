@@ -129,6 +129,13 @@ function uploader(s3: ReturnType<typeof fakeS3>, options: Partial<PartUploaderOp
   });
 }
 
+/** What a promise rejected with, or undefined when it resolved. */
+const errorOf = (p: Promise<unknown>): Promise<Error | undefined> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+
 /** `data` in uneven chunks, as a compressor hands it over. */
 function chunked(data: Buffer): Readable {
   const pieces: Buffer[] = [];
@@ -203,10 +210,7 @@ describe('PartUploader', () => {
     const s3 = fakeS3({ failPart: 2 });
     const up = uploader(s3);
 
-    const err = await pipeline(chunked(randomBytes(16 * MiB)), up).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const err = await errorOf(pipeline(chunked(randomBytes(16 * MiB)), up));
 
     expect(err?.message).toBe('s3: upload of k/set/db.sql.gz failed: connect ECONNREFUSED 127.0.0.1:9');
     await expect(up.done).rejects.toThrow(/ECONNREFUSED/);
@@ -248,10 +252,7 @@ describe('PartUploader', () => {
     const s3 = fakeS3({ corruptPart: 2 });
     const up = uploader(s3);
 
-    const err = await pipeline(chunked(randomBytes(16 * MiB)), up).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const err = await errorOf(pipeline(chunked(randomBytes(16 * MiB)), up));
 
     expect(err?.message).toMatch(
       /^s3: upload of k\/set\/db\.sql\.gz failed: part 2 \(5242880 bytes\) was stored with ETag [0-9a-f]{32}, but the MD5 of the bytes sent is [0-9a-f]{32} \(if this store's ETags are not MD5s of the content, set confirm: read-back for this target\)$/,
