@@ -268,7 +268,8 @@ export function sizeSection(z, previous) {
   out.push('');
   for (const key of ['limitBoth', 'naive', 'restic', 'drbotBackup', 'drbotReadBack', 'drbotLocal', 'drbotRestore']) {
     if (!m[key]) continue;
-    const extra = m[key].s3CpuMs ? `; S3 server (s3rver) CPU ${cpu(m[key].s3CpuMs)}` : '';
+    // A few ms is s3rver idling, not this contender.
+    const extra = m[key].s3CpuMs >= 100 ? `; S3 server (s3rver) CPU ${cpu(m[key].s3CpuMs)}` : '';
     if (Object.keys(m[key].steps ?? {}).length || extra)
       out.push(`* ${CONTENDERS[key].label}: ${stepsText(m[key])}${extra}`);
   }
