@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { ErrorCode, externalError } from '../errors.js';
 import type { ExecResult } from '../ports/container-runtime.js';
-import type { DbTarget } from './db-restore.js';
 import { dbClient } from './db-clients.js';
+import type { DbTarget } from './db-restore.js';
 
 /**
  * Loads a MySQL/MariaDB dump through several client sessions at once, the way `myloader`
