@@ -51,5 +51,9 @@ export function median(xs: readonly (number | undefined)[]): number | undefined;
 export function summarize(samples: readonly Sample[]): Summary;
 export function evaluateGoals(sizes: readonly SizeResult[]): Goal[];
 export function goalsTable(result: { sizes: readonly { label: string }[]; goals: readonly Goal[] }): string;
-export function sizeSection(z: unknown, previous?: unknown): string;
+export function s3ServerShare(
+  m: Record<string, Summary>,
+  cores: number,
+): { cpuMs: number; wallMs: number; ofLimit: number } | undefined;
+export function sizeSection(z: unknown, previous?: unknown, cores?: number): string;
 export function markdown(result: unknown): string;

@@ -205,7 +205,19 @@ function stepsText(m) {
   return e.map(([k, v]) => `${k.replace(/^stage:/, '')} ${s(v)}`).join(', ');
 }
 
-export function sizeSection(z, previous) {
+/**
+ * The test S3 server runs on the same cores as everything else. Its CPU, spread over all cores,
+ * is wall time no backup to it can avoid here; as a share of the limit it says how much of the
+ * 1.25× goal it takes up before drbot does anything.
+ */
+export function s3ServerShare(m, cores) {
+  const cpuMs = m.drbotBackup?.s3CpuMs;
+  if (!(cpuMs >= 100) || !cores || !m.limitBoth?.ms) return undefined;
+  const wallMs = cpuMs / cores;
+  return { cpuMs, wallMs, ofLimit: wallMs / m.limitBoth.ms };
+}
+
+export function sizeSection(z, previous, cores) {
   const m = z.summary;
   const raw = z.data.dumpBytes + z.data.tarBytes;
   const out = [];
@@ -273,6 +285,13 @@ export function sizeSection(z, previous) {
     if (Object.keys(m[key].steps ?? {}).length || extra)
       out.push(`* ${CONTENDERS[key].label}: ${stepsText(m[key])}${extra}`);
   }
+  const share = s3ServerShare(m, cores);
+  if (share) {
+    out.push('');
+    out.push(
+      `The S3 server runs on the same ${cores} cores. Its ${cpu(share.cpuMs)} of CPU during drbot's backup is ${s(share.wallMs)} of all ${cores} cores' time: ${x(share.ofLimit)} of the limit's ${s(m.limitBoth.ms)}, ${share.ofLimit > 0.25 ? 'more than' : 'within'} the 0.25× the 1.25× goal leaves for all of drbot's work.`,
+    );
+  }
   return out.join('\n');
 }
 
@@ -298,7 +317,7 @@ export function markdown(result) {
   out.push('## Results');
   out.push('');
   for (const [i, z] of result.sizes.entries()) {
-    out.push(sizeSection(z, result.sizes[i - 1]));
+    out.push(sizeSection(z, result.sizes[i - 1], result.machine?.cores));
     out.push('');
   }
   out.push('## Method');

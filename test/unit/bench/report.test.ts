@@ -5,6 +5,8 @@ import {
   median,
   type Sample,
   type SizeResult,
+  s3ServerShare,
+  sizeSection,
   summarize,
 } from '../../../bench/lib/report.mjs';
 
@@ -125,5 +127,52 @@ describe('bench report: goals', () => {
       goals: evaluateGoals([size('64MiB', { limitBoth: [1000], drbotBackup: [1100] })]),
     });
     expect(undecided).toContain('| backup not slower than restic | – | n/a |');
+  });
+});
+
+describe("bench report: the S3 server's share of the cores", () => {
+  const m = size('1GiB', {
+    limitBoth: [20_000],
+    drbotBackup: [{ ms: 34_000, s3CpuMs: 10_800 }],
+  }).summary;
+
+  it("spreads the S3 server's CPU over the cores and compares it with the limit", () => {
+    const share = s3ServerShare(m, 2);
+    expect(share).toEqual({ cpuMs: 10_800, wallMs: 5400, ofLimit: 0.27 });
+    expect(s3ServerShare(m, 4)?.ofLimit).toBeCloseTo(0.135, 9);
+  });
+
+  it('says whether that alone is more than the 1.25× goal leaves for drbot', () => {
+    const section = (cores: number) =>
+      sizeSection(
+        {
+          label: '1GiB',
+          summary: m,
+          data: {
+            dumpBytes: 1,
+            tarBytes: 1,
+            rows: {},
+            files: 1,
+            volumeBytes: 1,
+            innodbBytes: 1,
+            generateMs: 1,
+          },
+        },
+        undefined,
+        cores,
+      );
+    expect(section(2)).toContain(
+      "The S3 server runs on the same 2 cores. Its 10.8 s of CPU during drbot's backup is 5.4 s of all 2 cores' time: 0.27× of the limit's 20.0 s, more than the 0.25×",
+    );
+    expect(section(8)).toContain('0.07× of the limit');
+    expect(section(8)).toContain('within the 0.25×');
+  });
+
+  it('leaves it out when the S3 server idled (under 100 ms) or was not measured', () => {
+    const idle = size('1GiB', { limitBoth: [20_000], drbotBackup: [{ ms: 9000, s3CpuMs: 40 }] }).summary;
+    expect(s3ServerShare(idle, 2)).toBeUndefined();
+    expect(
+      s3ServerShare(size('1GiB', { limitBoth: [20_000], drbotBackup: [9000] }).summary, 2),
+    ).toBeUndefined();
   });
 });
