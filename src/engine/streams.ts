@@ -28,10 +28,13 @@ export class StreamInspector extends Transform {
   bytes = 0;
   private headChunks: Buffer[] = [];
   private headBytes = 0;
-  private tailBuf: Buffer = Buffer.alloc(0);
+  /** The last `keep` bytes so far, in one buffer reused for the whole stream (no copy per chunk). */
+  private readonly tailBuf: Buffer;
+  private tailLen = 0;
 
   constructor(private readonly keep = 4096) {
     super();
+    this.tailBuf = Buffer.allocUnsafe(keep);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
@@ -41,11 +44,16 @@ export class StreamInspector extends Transform {
       this.headChunks.push(Buffer.from(part));
       this.headBytes += part.length;
     }
-    const joined =
-      chunk.length >= this.keep
-        ? chunk.subarray(chunk.length - this.keep)
-        : Buffer.concat([this.tailBuf, chunk]);
-    this.tailBuf = Buffer.from(joined.subarray(Math.max(0, joined.length - this.keep)));
+    if (chunk.length >= this.keep) {
+      chunk.copy(this.tailBuf, 0, chunk.length - this.keep);
+      this.tailLen = this.keep;
+    } else {
+      // Shift the kept bytes that still belong to the tail to the front, then append the chunk.
+      const old = Math.min(this.tailLen, this.keep - chunk.length);
+      this.tailBuf.copyWithin(0, this.tailLen - old, this.tailLen);
+      chunk.copy(this.tailBuf, old);
+      this.tailLen = old + chunk.length;
+    }
     callback(null, chunk);
   }
 
@@ -54,7 +62,7 @@ export class StreamInspector extends Transform {
   }
 
   get tail(): string {
-    return this.tailBuf.toString('utf8');
+    return this.tailBuf.toString('utf8', 0, this.tailLen);
   }
 }
 

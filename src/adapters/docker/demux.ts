@@ -7,7 +7,13 @@ import { Transform, type TransformCallback } from 'node:stream';
  * which lets a fast dump fill memory while a slow upload drains; this one does not.
  */
 export class DockerDemux extends Transform {
-  private pending: Buffer = Buffer.alloc(0);
+  /** The header being read (it may arrive split across chunks). */
+  private readonly header = Buffer.alloc(8);
+  private headerFill = 0;
+  /** The frame being read: its stream type, its size, and how many payload bytes are still due. */
+  private type = 0;
+  private size = 0;
+  private remaining = 0;
   private stderrChunks: Buffer[] = [];
   private stderrBytes = 0;
 
@@ -19,25 +25,39 @@ export class DockerDemux extends Transform {
     return Buffer.concat(this.stderrChunks).toString('utf8');
   }
 
+  /**
+   * Payload bytes go on as slices of the chunk they came in, as soon as they arrive: no frame is
+   * reassembled, so the stream is never copied (a dump is gigabytes) and no chunk is held back.
+   */
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (buf.length >= 8) {
-      const type = buf[0];
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      const payload = buf.subarray(8, 8 + size);
-      if (type === 2) this.keepStderr(payload);
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.remaining === 0) {
+        const n = Math.min(8 - this.headerFill, chunk.length - at);
+        chunk.copy(this.header, this.headerFill, at, at + n);
+        this.headerFill += n;
+        at += n;
+        if (this.headerFill < 8) break;
+        this.headerFill = 0;
+        this.type = this.header[0] as number;
+        this.size = this.header.readUInt32BE(4);
+        this.remaining = this.size;
+        continue;
+      }
+      const n = Math.min(this.remaining, chunk.length - at);
+      const payload = chunk.subarray(at, at + n);
+      if (this.type === 2) this.keepStderr(payload);
       else this.push(payload);
-      buf = buf.subarray(8 + size);
+      this.remaining -= n;
+      at += n;
     }
-    this.pending = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
     // A truncated frame at the end means the connection broke mid-frame.
-    if (this.pending.length)
-      callback(new Error(`docker stream ended inside a frame (${this.pending.length} bytes left)`));
+    const left = this.headerFill || (this.remaining ? 8 + this.size - this.remaining : 0);
+    if (left) callback(new Error(`docker stream ended inside a frame (${left} bytes left)`));
     else callback();
   }
 

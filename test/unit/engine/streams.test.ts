@@ -115,6 +115,25 @@ describe('StreamInspector', () => {
     expect(out.bytes.equals(data)).toBe(true);
   });
 
+  it('keeps the right tail over chunks of every size, small ones after large ones too', async () => {
+    const data = text(30_000);
+    const sizes = [1, 5000, 7, 4095, 4096, 4097, 3, 2, 9000, 64, 1];
+    const chunks: Buffer[] = [];
+    for (let at = 0, i = 0; at < data.length; i++) {
+      const n = sizes[i % sizes.length] as number;
+      chunks.push(data.subarray(at, at + n));
+      at += n;
+    }
+    const inspector = new StreamInspector();
+    const out = recorder();
+
+    await pipeline(Readable.from(chunks), inspector, out.stream);
+
+    expect(inspector.tail).toBe(data.subarray(data.length - 4096).toString());
+    expect(inspector.head).toBe(data.subarray(0, 4096).toString());
+    expect(out.bytes.equals(data)).toBe(true);
+  });
+
   it('head and tail are the whole stream when it is shorter than the window', async () => {
     const inspector = new StreamInspector(100);
 

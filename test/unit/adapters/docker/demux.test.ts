@@ -89,6 +89,24 @@ describe('DockerDemux', () => {
     expect(stdout.equals(Buffer.concat([payload, big]))).toBe(true);
   });
 
+  it('passes a big frame on as it arrives, as slices of the chunks it came in (no copy)', async () => {
+    const big = Buffer.alloc(150_000, 9);
+    const chunks = cut(aDockerFrame(1, big), [65_536, 65_536]);
+    const pushed: Buffer[] = [];
+    const demux = new DockerDemux();
+    demux.on('data', (b: Buffer) => pushed.push(b));
+
+    // The first chunk's payload goes on before the rest of the frame has arrived.
+    demux.write(chunks[0]);
+    await new Promise((r) => setImmediate(r));
+    expect(pushed.map((b) => b.length)).toEqual([65_536 - 8]);
+    demux.end(Buffer.concat(chunks.slice(1)));
+    await new Promise((r) => demux.once('end', r));
+
+    expect(Buffer.concat(pushed).equals(big)).toBe(true);
+    expect(pushed[0]?.buffer).toBe(chunks[0]?.buffer);
+  });
+
   it('accepts an empty frame', async () => {
     const stream = Buffer.concat([aDockerFrame(1, ''), aDockerFrame(1, 'x')]);
 
