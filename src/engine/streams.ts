@@ -28,7 +28,7 @@ export class StreamInspector extends Transform {
   bytes = 0;
   private headChunks: Buffer[] = [];
   private headBytes = 0;
-  /** The last `keep` bytes so far, in one buffer reused for the whole stream (no copy per chunk). */
+  /** The last `keep` bytes so far, in one buffer reused for the whole stream (no new buffer per chunk). */
   private readonly tailBuf: Buffer;
   private tailLen = 0;
 

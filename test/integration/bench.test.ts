@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Goal, Summary } from '../../bench/lib/report.mjs';
+import { CONTENDERS, type Goal, type Summary } from '../../bench/lib/report.mjs';
 
 /**
  * `npm run bench` is a benchmark, not a test: its times are never asserted. This runs it once on
@@ -53,17 +53,8 @@ afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
 });
 
-const BACKUPS = [
-  'limitBoth',
-  'limitDump',
-  'limitTar',
-  'naive',
-  'restic',
-  'drbotBackup',
-  'drbotReadBack',
-  'drbotLocal',
-] as const;
-const RESTORES = ['rawRestore', 'drbotRestore'] as const;
+/** Every contender the report knows of: with no --skip, each must have run. */
+const KEYS = Object.keys(CONTENDERS);
 
 describe('npm run bench (smallest size, one round)', () => {
   it('writes the report as Markdown and JSON, stamped and as latest', () => {
@@ -88,7 +79,7 @@ describe('npm run bench (smallest size, one round)', () => {
     expect(size.data.tarBytes).toBeGreaterThan(2 * 1024 * 1024);
     expect(size.data.files).toBeGreaterThan(10);
     expect(Object.values(size.data.rows).every((n) => n > 0)).toBe(true);
-    for (const key of [...BACKUPS, ...RESTORES]) {
+    for (const key of KEYS) {
       expect(size.samples[key], key).toHaveLength(1);
       expect(size.summary[key]?.ms, key).toBeGreaterThan(0);
     }
