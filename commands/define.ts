@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { ApprovalGate } from '../src/engine/approval.js';
 import type { Engine } from '../src/engine/engine.js';
-import type { RunObserver } from '../src/engine/run-context.js';
+import type { ApprovalGate } from '../src/engine/runs/approval.js';
+import type { RunObserver } from '../src/engine/runs/run-context.js';
 import type { Logger } from '../src/log.js';
 
 /** Who may run a command; `destructive` commands go through the approval gate. */
@@ -32,6 +32,8 @@ export interface CommandContext<A> {
   /** Who asked: a Slack user id, or `cli:<user>` / `terminal:<user>`. */
   requester: string;
   log: Logger;
+  /** Every command's usage line (from the registry), for `help`. */
+  usage: string;
 }
 
 export interface FlagSpec {

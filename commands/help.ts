@@ -1,8 +1,6 @@
+// `/dr help`: the list of commands (the front end hands in the registry's usage text).
 import { z } from 'zod';
 import { defineCommand } from './define.js';
-
-/** Filled in by the registry (it cannot import the registry without a cycle). */
-export const helpText = { value: '' };
 
 export const help = defineCommand({
   name: 'help',
@@ -12,7 +10,7 @@ export const help = defineCommand({
   flags: {},
   args: z.object({}),
   access: { role: 'viewer', destructive: false },
-  async run() {
-    return { ok: true, text: helpText.value };
+  async run({ usage }) {
+    return { ok: true, text: usage };
   },
 });

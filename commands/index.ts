@@ -1,7 +1,7 @@
 import { backup } from './backup.js';
 import { cancel } from './cancel.js';
 import type { CommandDefinition } from './define.js';
-import { help, helpText } from './help.js';
+import { help } from './help.js';
 import { policy } from './policy.js';
 import { restore } from './restore.js';
 import { run } from './run.js';
@@ -38,7 +38,5 @@ export function usageText(): string {
     ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
   ].join('\n');
 }
-
-helpText.value = usageText();
 
 export type { CommandDefinition, CommandResult } from './define.js';

@@ -1,4 +1,4 @@
-import type { RestoreOutcome } from '../src/engine/restore.js';
+import type { RestoreOutcome } from '../src/engine/restore/restore.js';
 import { bytes, span, table } from './format.js';
 
 /** The plan, the decision and the outcome of a restore or undo, as text. */

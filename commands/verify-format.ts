@@ -1,4 +1,4 @@
-import type { VerifyOutcome } from '../src/engine/verify.js';
+import type { VerifyOutcome } from '../src/engine/verify/verify.js';
 import { span, table } from './format.js';
 
 /** The text both `verify` and `test` answer with. */

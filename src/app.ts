@@ -4,7 +4,7 @@ import { S3Target } from './adapters/s3/s3-target.js';
 import { openSqliteStore } from './adapters/sqlite/sqlite-store.js';
 import type { Config } from './config.js';
 import { Engine } from './engine/engine.js';
-import type { RunObserver } from './engine/run-context.js';
+import type { RunObserver } from './engine/runs/run-context.js';
 import type { Logger } from './log.js';
 import type { BackupTarget } from './ports/backup-target.js';
 import { type Clock, systemClock } from './ports/clock.js';

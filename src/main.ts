@@ -2,10 +2,10 @@ import './quiet-warnings.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
 import { createMetrics } from './adapters/metrics/prometheus.js';
-import { createSlackApp } from './adapters/slack/app.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { describeError, toAppError } from './errors.js';
+import { createSlackApp } from './front/slack/app.js';
 import { runTerminal } from './front/terminal.js';
 import { createLogger } from './log.js';
 

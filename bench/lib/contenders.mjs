@@ -8,8 +8,8 @@ import { du, startDiskSampler } from './disk.mjs';
 import { BENCH_LABEL, BUSYBOX_IMAGE, NAMES } from './docker.mjs';
 import { run, sh } from './proc.mjs';
 
-/** The dump drbot runs (src/engine/sources.ts, as built), so every contender dumps the same way. */
-const { MYSQL_DUMP_ARGS } = await import('../../dist/src/engine/sources.js').catch((err) => {
+/** The dump drbot runs (src/engine/backup/sources.ts, as built), so every contender dumps the same way. */
+const { MYSQL_DUMP_ARGS } = await import('../../dist/src/engine/backup/sources.js').catch((err) => {
   throw new Error(`drbot is not built (run \`npm run build\` first): ${err.message}`);
 });
 export const DUMP_ARGS = ['--user=root', ...MYSQL_DUMP_ARGS];

@@ -4,7 +4,7 @@ import type { BackupTarget } from '../ports/backup-target.js';
 import type { Clock } from '../ports/clock.js';
 import type { ContainerRuntime } from '../ports/container-runtime.js';
 import type { StateStore } from '../ports/state-store.js';
-import type { RunObserver } from './run-context.js';
+import type { RunObserver } from './runs/run-context.js';
 
 /** Everything the engine works with, all behind ports. */
 export interface EngineDeps {

@@ -1,12 +1,12 @@
 import type { Run, RunEvent } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
-import { type BackupOutcome, type BackupRequest, runBackup } from './backup.js';
+import { type BackupOutcome, type BackupRequest, runBackup } from './backup/backup.js';
 import type { EngineDeps } from './deps.js';
-import { buildPolicy, type PolicyRow } from './policy.js';
-import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore.js';
-import { SCRATCH_LABEL } from './scratch.js';
-import { buildStatus, type StatusReport } from './status.js';
-import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify.js';
+import { buildPolicy, type PolicyRow } from './report/policy.js';
+import { buildStatus, type StatusReport } from './report/status.js';
+import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore/restore.js';
+import { SCRATCH_LABEL } from './runs/scratch.js';
+import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.js';
 
 /** The one entry point front ends use: every `/dr` command goes through here. */
 export class Engine {

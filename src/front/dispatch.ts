@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { findCommand, usageText } from '../../commands/index.js';
 import { parseArgs } from '../../commands/parse.js';
-import { type ApprovalGate, commandLineGate } from '../engine/approval.js';
 import type { Engine } from '../engine/engine.js';
-import type { RunObserver } from '../engine/run-context.js';
+import { type ApprovalGate, commandLineGate } from '../engine/runs/approval.js';
+import type { RunObserver } from '../engine/runs/run-context.js';
 import { describeError, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { scrub } from '../secrets.js';
@@ -50,6 +50,7 @@ export async function dispatch(
       engine: ctx.engine,
       requester: ctx.requester,
       log,
+      usage: usageText(),
       gate,
       ...(ctx.observer ? { observer: ctx.observer } : {}),
     });

@@ -1,8 +1,8 @@
 import { previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
-import { isDeepVerified, newestPerAsset } from '../engine/catalog.js';
+import { isDeepVerified, newestPerAsset } from '../engine/catalog/catalog.js';
+import { loadInventory } from '../engine/catalog/inventory.js';
 import type { Engine } from '../engine/engine.js';
-import { loadInventory } from '../engine/inventory.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { AlertRecord } from '../ports/state-store.js';
 

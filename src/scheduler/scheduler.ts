@@ -1,9 +1,9 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { firesInMinute, previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
-import type { BackupOutcome } from '../engine/backup.js';
+import type { BackupOutcome } from '../engine/backup/backup.js';
+import { loadInventory } from '../engine/catalog/inventory.js';
 import type { Engine } from '../engine/engine.js';
-import { loadInventory } from '../engine/inventory.js';
 import { describeError, ErrorCode, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../ports/notifier.js';

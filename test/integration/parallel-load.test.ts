@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime } from '../../src/adapters/docker/docker-runtime.js';
-import { type DbTarget, restoreDump } from '../../src/engine/db-restore.js';
-import { MYSQL_DUMP_ARGS } from '../../src/engine/sources.js';
+import { MYSQL_DUMP_ARGS } from '../../src/engine/backup/sources.js';
+import { type DbTarget, restoreDump } from '../../src/engine/db/db-restore.js';
 import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { docker, execIn } from '../fixtures/docker.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REJECT_ACTION } from '../../src/adapters/slack/approvals.js';
+import { REJECT_ACTION } from '../../src/front/slack/approvals.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack-api.js';
 import { blockActionsPayload, slashCommandPayload } from '../fakes/slack-signing.js';
 import { docker, removeByLabel } from '../fixtures/docker.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APPROVE_ACTION, REJECT_ACTION } from '../../src/adapters/slack/approvals.js';
+import { APPROVE_ACTION, REJECT_ACTION } from '../../src/front/slack/approvals.js';
 import { type FakeSlack, type SlackCall, startFakeSlack } from '../fakes/slack-api.js';
 import { slackTimestamp } from '../fakes/slack-signing.js';
 import { execIn } from '../fixtures/docker.js';

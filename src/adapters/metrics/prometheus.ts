@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, Registry } from 'prom-client';
-import { isDeepVerified, newestPerAsset } from '../../engine/catalog.js';
+import { isDeepVerified, newestPerAsset } from '../../engine/catalog/catalog.js';
+import { loadInventory } from '../../engine/catalog/inventory.js';
 import type { Engine } from '../../engine/engine.js';
-import { loadInventory } from '../../engine/inventory.js';
 
 const seconds = (d: Date) => d.getTime() / 1000;
 

@@ -1,0 +1,142 @@
+import { artifactKey, setDirectory } from '../../domain/layout.js';
+import { planPrune, type RetainedArtifact } from '../../domain/retention.js';
+import { describeError, ErrorCode, externalError } from '../../errors.js';
+import type { SetRecord } from '../../ports/state-store.js';
+import type { EngineDeps } from '../deps.js';
+import type { RunContext } from '../runs/run-context.js';
+import { loadInventory } from './inventory.js';
+import { buildManifest, MANIFEST_FILE, SUMS_FILE, writeManifest } from './manifest.js';
+
+export interface PruneReport {
+  deleted: Array<{ setId: string; asset: string }>;
+  /** Assets whose prune was refused, with why. */
+  refused: string[];
+  errors: string[];
+}
+
+/**
+ * Applies retention on every target. Before deleting anything of an asset, the artifact that
+ * will remain as its newest good backup is checked to exist on every target; if it does not,
+ * the prune for that asset is refused and reported (it would leave the asset with nothing).
+ */
+export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<PruneReport> {
+  const { store, clock, targets } = deps;
+  const inventory = await loadInventory(deps);
+  const retentionByAsset = new Map(inventory.assets.map((a) => [a.name, a.policy.retention]));
+  // Safety snapshots are not restore points and are kept for undo; retention skips them.
+  const sets = store.listSets({ status: ['complete'], purpose: 'backup' });
+  const setById = new Map(sets.map((s) => [s.id, s]));
+  const retained: RetainedArtifact[] = sets.flatMap((s) =>
+    s.artifacts
+      .filter((a) => a.status === 'complete')
+      .map((a) => ({
+        setId: s.id,
+        asset: a.asset,
+        setTime: s.createdAt,
+        verified: a.deepVerifiedAt !== undefined,
+      })),
+  );
+  const plan = planPrune(clock.now(), retained, (asset) => retentionByAsset.get(asset));
+  const report: PruneReport = { deleted: [], refused: [], errors: [] };
+  if (!plan.expire.length) {
+    ctx.info('nothing has expired');
+    return report;
+  }
+
+  const assets = [...new Set(plan.expire.map((e) => e.asset))];
+  const allowed = new Set<string>();
+  for (const asset of assets) {
+    const missing = await missingKeptCopies(deps, setById, plan.protectedSets.get(asset) ?? [], asset);
+    if (missing.length) {
+      const msg = `prune of ${asset} refused: it would leave no good backup (${missing.join('; ')})`;
+      report.refused.push(msg);
+      ctx.error(msg, { asset, code: ErrorCode.PRUNE_REFUSED }, 'prune');
+    } else {
+      allowed.add(asset);
+    }
+  }
+
+  const touchedSets = new Set<string>();
+  for (const e of plan.expire.filter((x) => allowed.has(x.asset))) {
+    const set = setById.get(e.setId) as SetRecord;
+    const artifact = set.artifacts.find((a) => a.asset === e.asset);
+    if (!artifact) continue;
+    const key = artifactKey(set.id, set.createdAt, artifact.file);
+    let ok = true;
+    for (const t of targets) {
+      try {
+        await t.delete(key);
+        store.setLocation(artifact.id, { target: t.name, key, status: 'deleted', confirmedAt: undefined });
+      } catch (err) {
+        ok = false;
+        report.errors.push(`${t.name}: ${describeError(err)}`);
+      }
+    }
+    if (ok) {
+      store.updateArtifact(artifact.id, { status: 'pruned', prunedAt: clock.now() });
+      report.deleted.push({ setId: set.id, asset: e.asset });
+      touchedSets.add(set.id);
+    }
+  }
+
+  // A set's manifest must describe what is left: rewrite it, or remove the set when empty.
+  for (const setId of touchedSets) {
+    const set = store.getSet(setId) as SetRecord;
+    const dir = setDirectory(set.id, set.createdAt);
+    const remaining = set.artifacts.filter((a) => a.status === 'complete');
+    for (const t of targets) {
+      try {
+        if (remaining.length) await writeManifest(t, set, buildManifest(set, set.completedAt));
+        else {
+          await t.delete(`${dir}/${SUMS_FILE}`);
+          await t.delete(`${dir}/${MANIFEST_FILE}`);
+        }
+      } catch (err) {
+        report.errors.push(`${t.name}: ${describeError(err)}`);
+      }
+    }
+    if (!remaining.length) store.updateSet(setId, { status: 'pruned' });
+  }
+  ctx.info(
+    `pruned ${report.deleted.length} expired artifact(s)${report.refused.length ? `, refused ${report.refused.length}` : ''}`,
+    {
+      deleted: report.deleted,
+    },
+    'prune',
+  );
+  if (report.errors.length) {
+    throw externalError(
+      ErrorCode.S3_FAILED,
+      `prune could not delete everything: ${report.errors.join(' | ')}`,
+      { step: 'prune' },
+    );
+  }
+  return report;
+}
+
+/** The kept artifacts of an asset that are not present on some target. */
+async function missingKeptCopies(
+  deps: EngineDeps,
+  setById: Map<string, SetRecord>,
+  keptSetIds: string[],
+  asset: string,
+): Promise<string[]> {
+  const missing: string[] = [];
+  let anyComplete = false;
+  for (const setId of keptSetIds) {
+    const set = setById.get(setId);
+    const artifact = set?.artifacts.find((a) => a.asset === asset);
+    if (!set || !artifact) continue;
+    const dir = setDirectory(set.id, set.createdAt);
+    let presentEverywhere = true;
+    for (const t of deps.targets) {
+      const keys = await t.list(`${dir}/`);
+      if (!keys.includes(`${dir}/${artifact.file}`)) {
+        presentEverywhere = false;
+        missing.push(`${set.id}/${artifact.file} is missing on ${t.name}`);
+      }
+    }
+    if (presentEverywhere) anyComplete = true;
+  }
+  return anyComplete ? [] : missing;
+}

@@ -1,0 +1,218 @@
+import { availableParallelism } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { DbEngine } from '../../domain/assets.js';
+import { ErrorCode, externalError } from '../../errors.js';
+import type { Clock } from '../../ports/clock.js';
+import type { ContainerRuntime } from '../../ports/container-runtime.js';
+import { DumpAnalyzer, type DumpContents, dbClient, PgRestoreFilter } from './db-clients.js';
+import { MysqlParallelLoader, SqlSession } from './mysql-parallel-load.js';
+import type { DbTarget } from './types.js';
+
+export type { DbTarget } from './types.js';
+
+const clientCache = new WeakMap<ContainerRuntime, Map<string, string>>();
+
+/** The SQL client that exists in the container (`mariadb` or `mysql`; `psql`). */
+async function pickClient(t: DbTarget): Promise<string> {
+  const cache = clientCache.get(t.runtime) ?? new Map<string, string>();
+  clientCache.set(t.runtime, cache);
+  const cached = cache.get(t.container);
+  if (cached) return cached;
+  for (const c of dbClient(t.engine).clients) {
+    const res = await t.runtime.exec(t.container, { cmd: [c, '--version'] });
+    if (res.exitCode === 0) {
+      cache.set(t.container, c);
+      return c;
+    }
+  }
+  throw externalError(
+    ErrorCode.RESTORE_FAILED,
+    `no SQL client (${dbClient(t.engine).clients.join(', ')}) in container ${t.container}`,
+    {
+      asset: t.asset,
+      step: 'restore',
+    },
+  );
+}
+
+/** `restore.loadSessions` as a number: `auto` is one session per CPU, at most 4. */
+export function loadSessions(setting: 'auto' | number): number {
+  return setting === 'auto' ? Math.max(1, Math.min(4, availableParallelism())) : setting;
+}
+
+/**
+ * Feeds a decompressed dump to the server's own client inside the container (stdin, argv
+ * array, password in the exec environment) and returns what the dump said it contained.
+ * A MySQL/MariaDB dump is loaded through `sessions` client sessions at once (see
+ * mysql-parallel-load.ts); PostgreSQL's through one.
+ */
+export async function restoreDump(
+  t: DbTarget,
+  sql: Readable,
+  options: { engineVersion?: string | undefined; sessions?: number } = {},
+): Promise<DumpContents & { sessions: number }> {
+  const client = await pickClient(t);
+  const analyzer = new DumpAnalyzer(t.engine);
+  let input: Readable = sql.pipe(analyzer);
+  sql.once('error', (err) => analyzer.destroy(err));
+  const sessions = options.sessions ?? 1;
+  if (t.engine !== 'postgres' && sessions > 1) {
+    const loader = new MysqlParallelLoader((label) => SqlSession.open(t, client, label), sessions);
+    await pipeline(input, loader);
+    return Object.assign(analyzer.contents, { sessions: loader.sessionsUsed });
+  }
+  if (t.engine === 'postgres') {
+    const major = Number(/(\d+)/.exec(options.engineVersion ?? '')?.[1] ?? 0);
+    const filter = new PgRestoreFilter(t.user, major >= 13);
+    analyzer.once('error', (err) => filter.destroy(err));
+    input = analyzer.pipe(filter);
+  }
+  const c = dbClient(t.engine);
+  const exec = await t.runtime.execStream(t.container, {
+    cmd: c.restoreArgs(client, t.user),
+    env: c.passwordEnv(t.password),
+    stdin: input,
+  });
+  exec.stdout.resume();
+  const res = await exec.done;
+  if (res.exitCode !== 0) {
+    throw externalError(
+      ErrorCode.RESTORE_FAILED,
+      `${client} in container ${t.container} exited with code ${res.exitCode} while loading the dump`,
+      {
+        asset: t.asset,
+        step: 'restore',
+        stderrTail: res.stderrTail.trim().split('\n').slice(-8).join('\n'),
+      },
+    );
+  }
+  return Object.assign(analyzer.contents, { sessions: 1 });
+}
+
+/**
+ * Polls until the server answers an authenticated query, or the deadline passes — never a
+ * fixed sleep. Returns how long it took.
+ */
+export async function waitForDatabase(t: DbTarget, clock: Clock, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  const c = dbClient(t.engine);
+  let last = '';
+  for (;;) {
+    try {
+      const client = await pickClient(t);
+      const ping = await t.runtime.exec(t.container, {
+        cmd: c.pingArgs(client, t.user),
+        env: c.passwordEnv(t.password),
+      });
+      if (ping.exitCode === 0) {
+        const q = await t.runtime.exec(t.container, {
+          cmd: c.sanityArgs(client, t.user),
+          env: c.passwordEnv(t.password),
+        });
+        if (q.exitCode === 0 && /^\d+/.test(q.stdout.trim())) return Date.now() - started;
+        last = q.stderrTail.trim() || `sanity query exited ${q.exitCode}`;
+      } else {
+        last = ping.stderrTail.trim() || ping.stdout.trim() || `ping exited ${ping.exitCode}`;
+      }
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw externalError(
+        ErrorCode.NOT_READY,
+        `${t.engine} in container ${t.container} was not ready within ${Math.round(timeoutMs / 1000)} s: ${last.split('\n').slice(-2).join(' ')}`,
+        {
+          asset: t.asset,
+          step: 'ready',
+        },
+      );
+    }
+    await clock.sleep(500);
+  }
+}
+
+const quoteMy = (s: string) => `\`${s.replaceAll('`', '``')}\``;
+const literal = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+
+/**
+ * Row counts of the tables the dump filled, and the databases that exist, in one script read
+ * from stdin (names are never put on a command line).
+ */
+export async function countRestored(
+  t: DbTarget,
+  contents: DumpContents,
+): Promise<{ databases: Set<string>; rows: Map<string, number> }> {
+  const client = await pickClient(t);
+  const lines: string[] = [];
+  if (t.engine === 'postgres') {
+    lines.push("SELECT 'db:' || datname, 0 FROM pg_database;");
+    const byDb = new Map<string, string[]>();
+    for (const key of contents.tables.keys()) {
+      const dot = key.indexOf('.');
+      byDb.set(key.slice(0, dot), [...(byDb.get(key.slice(0, dot)) ?? []), key]);
+    }
+    for (const [db, keys] of byDb) {
+      lines.push(`\\connect ${JSON.stringify(db)}`);
+      for (const key of keys)
+        lines.push(`SELECT ${literal(key)}, count(*) FROM ${key.slice(db.length + 1)};`);
+    }
+  } else {
+    lines.push("SELECT CONCAT('db:', SCHEMA_NAME), 0 FROM information_schema.SCHEMATA;");
+    for (const key of contents.tables.keys()) {
+      const [db, ...rest] = key.split('.');
+      lines.push(
+        `SELECT ${literal(key)}, COUNT(*) FROM ${quoteMy(db as string)}.${quoteMy(rest.join('.'))};`,
+      );
+    }
+  }
+  const c = dbClient(t.engine);
+  const exec = await t.runtime.execStream(t.container, {
+    cmd: c.queryArgs(client, t.user),
+    env: c.passwordEnv(t.password),
+    stdin: Readable.from([`${lines.join('\n')}\n`]),
+  });
+  const chunks: Buffer[] = [];
+  exec.stdout.on('data', (b: Buffer) => chunks.push(b));
+  const res = await exec.done;
+  if (res.exitCode !== 0) {
+    throw externalError(
+      ErrorCode.SANITY_CHECK_FAILED,
+      `counting rows in ${t.container} failed (exit ${res.exitCode})`,
+      {
+        asset: t.asset,
+        step: 'check',
+        stderrTail: res.stderrTail.trim().split('\n').slice(-5).join('\n'),
+      },
+    );
+  }
+  const databases = new Set<string>();
+  const rows = new Map<string, number>();
+  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    const [name, count] = line.split('\t');
+    if (!name || count === undefined) continue;
+    if (name.startsWith('db:')) databases.add(name.slice(3));
+    else rows.set(name, Number(count));
+  }
+  return { databases, rows };
+}
+
+/** What is wrong with a restore, judged against what the dump contained. */
+export function checkRestored(
+  engine: DbEngine,
+  contents: DumpContents,
+  found: { databases: Set<string>; rows: Map<string, number> },
+): string[] {
+  const problems: string[] = [];
+  for (const db of contents.databases)
+    if (!found.databases.has(db)) problems.push(`database ${db} is missing`);
+  for (const [table, expected] of contents.tables) {
+    const got = found.rows.get(table);
+    if (got === undefined) problems.push(`table ${table} could not be counted`);
+    else if (engine === 'postgres' && got !== expected)
+      problems.push(`table ${table} has ${got} rows, the dump had ${expected}`);
+    else if (engine !== 'postgres' && expected > 0 && got === 0)
+      problems.push(`table ${table} is empty, the dump had rows for it`);
+  }
+  return problems;
+}

@@ -1,0 +1,72 @@
+import type { Asset } from '../../domain/assets.js';
+import type { InvalidAsset, UnprotectedVolume } from '../../domain/inventory.js';
+import { isDeepVerified, newestPerAsset } from '../catalog/catalog.js';
+import { loadInventory } from '../catalog/inventory.js';
+import type { EngineDeps } from '../deps.js';
+
+export type ProtectionState = 'ok' | 'breach' | 'never' | 'excluded' | 'no-rpo';
+
+export interface AssetStatus {
+  asset: Asset;
+  newest: { setId: string; at: Date; ageMs: number; size: number | undefined } | undefined;
+  newestVerified: { setId: string; at: Date; ageMs: number } | undefined;
+  state: ProtectionState;
+  /** For databases: whether the container exists and runs. */
+  container: string | undefined;
+}
+
+export interface StatusReport {
+  at: Date;
+  assets: AssetStatus[];
+  unprotected: UnprotectedVolume[];
+  invalid: InvalidAsset[];
+  targets: string[];
+  lastRun: { id: string; kind: string; status: string; at: Date } | undefined;
+}
+
+/**
+ * What is protected and how well: every asset with its tier, newest complete set and its age
+ * against the RPO; unprotected volumes; assets whose labels are wrong.
+ */
+export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
+  const now = deps.clock.now();
+  const [inventory, containers] = await Promise.all([loadInventory(deps), deps.runtime.listContainers()]);
+  const newestSets = newestPerAsset(deps.store);
+  const verifiedSets = newestPerAsset(deps.store, isDeepVerified);
+  const assets = inventory.assets.map((asset): AssetStatus => {
+    const newestSet = newestSets.get(asset.name);
+    const verifiedSet = verifiedSets.get(asset.name);
+    const artifact = newestSet?.artifacts.find((a) => a.asset === asset.name);
+    const newest = newestSet && {
+      setId: newestSet.id,
+      at: newestSet.createdAt,
+      ageMs: now.getTime() - newestSet.createdAt.getTime(),
+      size: artifact?.size,
+    };
+    const newestVerified = verifiedSet && {
+      setId: verifiedSet.id,
+      at: verifiedSet.createdAt,
+      ageMs: now.getTime() - verifiedSet.createdAt.getTime(),
+    };
+    let state: ProtectionState;
+    if (!asset.policy.protected) state = 'excluded';
+    else if (!newest) state = 'never';
+    else if (asset.policy.rpoMs === undefined) state = 'no-rpo';
+    else state = newest.ageMs > asset.policy.rpoMs ? 'breach' : 'ok';
+    let container: string | undefined;
+    if (asset.kind === 'database') {
+      const c = containers.find((x) => x.name === asset.container);
+      container = c ? `${c.name} (${c.state})` : `${asset.container} (not found)`;
+    }
+    return { asset, newest, newestVerified, state, container };
+  });
+  const last = deps.store.listRuns(1)[0];
+  return {
+    at: now,
+    assets,
+    unprotected: inventory.unprotected,
+    invalid: inventory.invalid,
+    targets: deps.targets.map((t) => `${t.name}: ${t.location}`),
+    lastRun: last && { id: last.id, kind: last.kind, status: last.status, at: last.createdAt },
+  };
+}

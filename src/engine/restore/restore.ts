@@ -1,0 +1,314 @@
+import { parseSpan } from '../../domain/duration.js';
+import { renderPostmortem } from '../../domain/postmortem.js';
+import { type RestorePlan, type RestoreScope, scopeLabel } from '../../domain/restore-plan.js';
+import type { Run } from '../../domain/runs.js';
+import { describeError, ErrorCode, externalError, toAppError, userError } from '../../errors.js';
+import type { SetRecord } from '../../ports/state-store.js';
+import { loadInventory } from '../catalog/inventory.js';
+import type { EngineDeps } from '../deps.js';
+import type { ApprovalDecision, ApprovalGate } from '../runs/approval.js';
+import { acquireAssets } from '../runs/locks.js';
+import { combineObservers, RunContext, type RunObserver } from '../runs/run-context.js';
+import { checkOnTarget } from '../verify/verify.js';
+import { buildPlan, scopeAssets } from './restore-plan.js';
+import { restoreDatabase, restoreVolume } from './restore-steps.js';
+import { startAgain, waitReady } from './resume.js';
+import { safetySnapshot } from './safety-snapshot.js';
+
+export interface RestoreRequest {
+  scope: RestoreScope;
+  /** A set id; default the newest complete set per asset. */
+  from: string | undefined;
+  requester: string;
+  gate: ApprovalGate;
+  /** `undo` restores a previous restore's safety snapshot. */
+  kind?: 'restore' | 'undo';
+  /** For undo: the run whose snapshot is put back (recorded as the target). */
+  undoOf?: string;
+  /** Exactly these assets instead of the scope's (undo: what the snapshot holds). */
+  only?: string[];
+  observer?: RunObserver;
+}
+
+export interface RestoreOutcome {
+  run: Run;
+  status: Run['status'];
+  plan: RestorePlan | undefined;
+  decision: ApprovalDecision | undefined;
+  safetySetId: string | undefined;
+  failures: string[];
+  postmortem: string | undefined;
+}
+
+/**
+ * The disaster-recovery run: assess → assemble → verify → restore → resume → postmortem.
+ * Nothing live is touched before approval and a verified set; nothing is replaced without a
+ * safety snapshot of it; services that were stopped are started again even when a step fails.
+ */
+export async function runRestore(deps: EngineDeps, req: RestoreRequest): Promise<RestoreOutcome> {
+  const kind = req.kind ?? 'restore';
+  // Resolve names before anything is recorded: bad input starts nothing.
+  const [inventory, containers, volumes] = await Promise.all([
+    loadInventory(deps),
+    deps.runtime.listContainers(),
+    deps.runtime.listVolumes(),
+  ]);
+  const volumeNames = new Set(volumes.map((v) => v.name));
+  const sets = candidateSets(deps, req);
+  const names = scopeAssets(req.scope, inventory, sets, volumeNames, req.only).map((c) => c.name);
+  const lock = acquireAssets(deps, kind, names);
+  try {
+    return await restoreRun(deps, req, { kind, inventory, containers, volumeNames, sets, names, lock });
+  } finally {
+    lock.release();
+  }
+}
+
+async function restoreRun(
+  deps: EngineDeps,
+  req: RestoreRequest,
+  pre: {
+    kind: 'restore' | 'undo';
+    inventory: Awaited<ReturnType<typeof loadInventory>>;
+    containers: Awaited<ReturnType<EngineDeps['runtime']['listContainers']>>;
+    volumeNames: Set<string>;
+    sets: SetRecord[];
+    names: string[];
+    lock: ReturnType<typeof acquireAssets>;
+  },
+): Promise<RestoreOutcome> {
+  const { store, clock } = deps;
+  const { kind, inventory, containers, volumeNames, sets, names, lock } = pre;
+  const target =
+    kind === 'undo'
+      ? (req.undoOf as string)
+      : `${scopeLabel(req.scope)}${req.from ? ` --from ${req.from}` : ''}`;
+  let run = store.createRun({ kind, requester: req.requester, target, status: 'running', at: clock.now() });
+  lock.bind(run.id);
+  const ctx = new RunContext(run, store, clock, deps.log, combineObservers(req.observer, deps.observer));
+  // Cancelling is possible until live data starts being replaced, never in the middle of it.
+  ctx.cancellableStages = new Set(['assess', 'assemble', 'verify', 'restore']);
+  const out: RestoreOutcome = {
+    run,
+    status: 'failed',
+    plan: undefined,
+    decision: undefined,
+    safetySetId: undefined,
+    failures: [],
+    postmortem: undefined,
+  };
+  const result: Record<string, unknown> = { assets: names };
+  const save = (patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error'>> = {}) => {
+    run = store.updateRun(run.id, { ...patch, result });
+    return run;
+  };
+  save({ startedAt: clock.now() });
+  const stopped: string[] = [];
+  const extras: Record<string, string[]> = {};
+  let touched = false;
+  try {
+    const plan = await ctx.stage('assess', async () => {
+      const p = await buildPlan(deps, {
+        scope: req.scope,
+        from: req.from,
+        inventory,
+        sets,
+        containers,
+        volumes: volumeNames,
+        only: req.only,
+      });
+      for (const a of p.assets) {
+        ctx.info(
+          `${a.asset}: ${a.setId} (${a.file}, ${a.size} bytes) from ${a.readFrom}; data-loss window ${Math.round(a.lossWindowMs / 1000)}s`,
+          {
+            asset: a.asset,
+            lossWindowMs: a.lossWindowMs,
+            rpoMs: a.rpoMs,
+          },
+        );
+      }
+      for (const n of p.notes) ctx.warn(n);
+      if (p.stopContainers.length) ctx.info(`will stop and restart: ${p.stopContainers.join(', ')}`);
+      return p;
+    });
+    out.plan = plan;
+    result.plan = plan;
+    save();
+
+    const decision = await ctx.stage('assemble', async () => {
+      save({ status: 'pending-approval' });
+      // The gate may re-assess to check that the plan it was shown still holds.
+      const replan = async () => {
+        const [inv, cs, vs] = await Promise.all([
+          loadInventory(deps),
+          deps.runtime.listContainers(),
+          deps.runtime.listVolumes(),
+        ]);
+        return buildPlan(deps, {
+          scope: req.scope,
+          from: req.from,
+          inventory: inv,
+          sets: candidateSets(deps, req),
+          containers: cs,
+          volumes: new Set(vs.map((v) => v.name)),
+          only: req.only,
+        });
+      };
+      const d = await req.gate.decide(run, plan, replan);
+      if (d.approved) ctx.info(`approved by ${d.by} (${d.via})`, { approver: d.by });
+      else ctx.warn(`${d.status}${d.by ? ` by ${d.by}` : ''}: ${d.reason}`);
+      return d;
+    });
+    out.decision = decision;
+    result.decision = decision;
+    if (!decision.approved) {
+      out.failures.push(decision.reason);
+      save({ status: decision.status, endedAt: clock.now(), error: decision.reason });
+      out.status = decision.status;
+      return { ...out, run };
+    }
+    save({ status: 'running' });
+
+    const planSets = new Map(plan.assets.map((a) => [a.setId, deps.store.getSet(a.setId) as SetRecord]));
+    await ctx.stage('verify', async () => {
+      for (const a of plan.assets) {
+        const set = planSets.get(a.setId) as SetRecord;
+        const artifact = set.artifacts.find((x) => x.asset === a.asset) as SetRecord['artifacts'][number];
+        const check = await checkOnTarget(deps, set, artifact, a.readFrom);
+        if (!check.ok) {
+          throw externalError(
+            ErrorCode.CHECKSUM_MISMATCH,
+            `${a.file} of ${a.setId} on ${a.readFrom}: ${check.detail}; nothing live was touched`,
+            {
+              asset: a.asset,
+              step: 'verify',
+            },
+          );
+        }
+        ctx.info(`${a.asset}: ${check.detail} on ${a.readFrom}`, { asset: a.asset });
+      }
+    });
+
+    await ctx.stage('restore', async () => {
+      out.safetySetId = await safetySnapshot(deps, ctx, plan, inventory.assets);
+      result.safetySetId = out.safetySetId;
+      save();
+      for (const name of plan.stopContainers) {
+        await deps.runtime.stopContainer(
+          name,
+          Math.round((parseSpan(deps.config.restore.stopTimeout) ?? 30_000) / 1000),
+        );
+        stopped.push(name);
+        result.stopped = stopped;
+        save();
+        ctx.info(`stopped ${name}`);
+      }
+      touched = true;
+      for (const a of plan.assets.filter((x) => x.kind === 'database'))
+        await restoreDatabase(deps, ctx, planSets.get(a.setId) as SetRecord, a);
+      for (const a of plan.assets.filter((x) => x.kind === 'volume')) {
+        const r = await restoreVolume(deps, ctx, planSets.get(a.setId) as SetRecord, a);
+        extras[a.asset] = r.extras;
+      }
+    });
+
+    await ctx.stage('resume', async () => {
+      await startAgain(deps, ctx, stopped);
+      await waitReady(deps, ctx, plan);
+    });
+    out.status = 'succeeded';
+  } catch (err) {
+    out.failures.push(describeError(err));
+    out.status = toAppError(err).code === ErrorCode.CANCELLED ? 'cancelled' : 'failed';
+    if (stopped.length) {
+      // Never leave services down because a step failed: start what we stopped.
+      await startAgain(deps, ctx, stopped).catch((e) =>
+        out.failures.push(`starting services again failed: ${describeError(e)}`),
+      );
+    }
+    if (!out.plan || !out.decision?.approved) {
+      // Failed before anything was approved or touched: no recovery happened, no postmortem.
+      save({ status: out.status, endedAt: clock.now(), error: out.failures.join(' | ') });
+      return { ...out, run };
+    }
+    ctx.error(
+      `${kind} failed${touched ? '' : ' before anything live was touched'}: ${out.failures.join(' | ')}`,
+    );
+  }
+
+  try {
+    await ctx.stage('postmortem', async () => {
+      const endedAt = clock.now();
+      out.postmortem = renderPostmortem({
+        run,
+        events: store.events(run.id),
+        plan: out.plan,
+        approval: out.decision?.approved ? out.decision : undefined,
+        safetySetId: out.safetySetId,
+        status: out.status === 'succeeded' ? 'succeeded' : 'failed',
+        failures: out.failures,
+        extras,
+        at: endedAt,
+      });
+      result.postmortem = out.postmortem;
+      ctx.info('postmortem written');
+    });
+  } finally {
+    result.failures = out.failures;
+    save({
+      status: out.status === 'succeeded' || out.status === 'cancelled' ? out.status : 'failed',
+      endedAt: clock.now(),
+      ...(out.failures.length ? { error: out.failures.join(' | ') } : {}),
+    });
+  }
+  return { ...out, run };
+}
+
+/** Complete backup sets to restore from; for undo, only the snapshot being put back. */
+function candidateSets(deps: EngineDeps, req: RestoreRequest): SetRecord[] {
+  const backups = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
+  if (!req.from) return backups;
+  const set = deps.store.getSet(req.from);
+  if (set?.status !== 'complete') {
+    const recent = backups.slice(0, 5).map((s) => s.id);
+    throw userError(
+      ErrorCode.SET_NOT_FOUND,
+      `--from ${req.from}: ${set ? `that set is ${set.status}` : 'no such set'}${recent.length ? `; recent complete sets: ${recent.join(', ')}` : ''}`,
+    );
+  }
+  return set.purpose === 'safety' ? [set] : backups;
+}
+
+/** `undo <run-id>`: the safety snapshot of that restore, restored with the same six stages. */
+export async function runUndo(
+  deps: EngineDeps,
+  req: { runId: string; requester: string; gate: ApprovalGate; observer?: RunObserver },
+): Promise<RestoreOutcome> {
+  const prior = deps.store.getRun(req.runId);
+  if (!prior) throw userError(ErrorCode.RUN_NOT_FOUND, `no run '${req.runId}'`);
+  if (prior.kind !== 'restore' && prior.kind !== 'undo') {
+    throw userError(ErrorCode.USAGE, `${req.runId} is a ${prior.kind} run; undo takes a restore run`);
+  }
+  const safetySetId = typeof prior.result.safetySetId === 'string' ? prior.result.safetySetId : undefined;
+  if (!safetySetId)
+    throw userError(
+      ErrorCode.SET_NOT_FOUND,
+      `${req.runId} has no safety snapshot (it ${prior.status === 'succeeded' ? 'replaced nothing that existed' : `ended ${prior.status} before taking one`})`,
+    );
+  const set = deps.store.getSet(safetySetId);
+  if (set?.status !== 'complete')
+    throw userError(
+      ErrorCode.SET_NOT_FOUND,
+      `the safety snapshot ${safetySetId} of ${req.runId} is ${set?.status ?? 'missing'}`,
+    );
+  return runRestore(deps, {
+    scope: 'full',
+    from: safetySetId,
+    requester: req.requester,
+    gate: req.gate,
+    kind: 'undo',
+    undoOf: req.runId,
+    only: set.artifacts.filter((a) => a.status === 'complete').map((a) => a.asset),
+    ...(req.observer ? { observer: req.observer } : {}),
+  });
+}

@@ -1,0 +1,43 @@
+import { parseSpan } from '../../domain/duration.js';
+import type { RestorePlan } from '../../domain/restore-plan.js';
+import { ErrorCode, externalError } from '../../errors.js';
+import { waitForDatabase } from '../db/db-restore.js';
+import type { EngineDeps } from '../deps.js';
+import type { RunContext } from '../runs/run-context.js';
+import { liveDbTarget, serviceReady } from './restore-steps.js';
+
+/** Starts containers in the reverse of the order they were stopped. */
+export async function startAgain(deps: EngineDeps, ctx: RunContext, stopped: string[]): Promise<void> {
+  for (const name of [...stopped].reverse()) {
+    await deps.runtime.startContainer(name);
+    ctx.info(`started ${name}`);
+  }
+  stopped.length = 0;
+}
+
+/** Polls databases and services until ready or the deadline passes (no fixed sleeps). */
+export async function waitReady(deps: EngineDeps, ctx: RunContext, plan: RestorePlan): Promise<void> {
+  const timeout = parseSpan(deps.config.restore.readinessTimeout) ?? 300_000;
+  for (const a of plan.assets.filter((x) => x.kind === 'database')) {
+    const ms = await waitForDatabase(await liveDbTarget(deps, a), deps.clock, timeout);
+    ctx.info(
+      `${a.asset}: ${a.engine} in ${a.container} answers an authenticated query (ready after ${Math.round(ms / 100) / 10}s)`,
+      { asset: a.asset },
+    );
+  }
+  for (const name of plan.stopContainers) {
+    const started = Date.now();
+    let problem = await serviceReady(deps, name);
+    while (problem && Date.now() - started < timeout) {
+      await deps.clock.sleep(500);
+      problem = await serviceReady(deps, name);
+    }
+    if (problem)
+      throw externalError(
+        ErrorCode.NOT_READY,
+        `${name} was not healthy within ${Math.round(timeout / 1000)} s: ${problem}`,
+        { step: 'resume' },
+      );
+    ctx.info(`${name} is healthy`);
+  }
+}

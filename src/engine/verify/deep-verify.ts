@@ -1,0 +1,201 @@
+import { PassThrough } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import {
+  DB_ENGINES,
+  type DbEngine,
+  DEFAULT_PASSWORD_ENV,
+  FALLBACK_PASSWORD_ENVS,
+} from '../../domain/assets.js';
+import { parseSpan } from '../../domain/duration.js';
+import { ErrorCode, externalError, inContext } from '../../errors.js';
+import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
+import { registerSecret } from '../../secrets.js';
+import { openArtifact } from '../catalog/artifact-read.js';
+import {
+  checkRestored,
+  countRestored,
+  loadSessions,
+  restoreDump,
+  waitForDatabase,
+} from '../db/db-restore.js';
+import type { EngineDeps } from '../deps.js';
+import type { RunContext } from '../runs/run-context.js';
+import { SCRATCH_LABEL, scratchName, scratchPassword } from '../runs/scratch.js';
+import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
+
+export interface DeepResult {
+  asset: string;
+  summary: string;
+}
+
+/**
+ * Restores one artifact into scratch — a throw-away container from the source database's own
+ * image, or a throw-away volume — checks it, and removes the scratch whatever happens. Never
+ * touches a live container or volume.
+ */
+export async function deepVerifyArtifact(
+  deps: EngineDeps,
+  ctx: RunContext,
+  set: SetRecord,
+  artifact: ArtifactRecord,
+): Promise<DeepResult> {
+  return artifact.kind === 'volume-tar'
+    ? deepVerifyVolume(deps, ctx, set, artifact)
+    : deepVerifyDatabase(deps, ctx, set, artifact);
+}
+
+async function deepVerifyDatabase(
+  deps: EngineDeps,
+  ctx: RunContext,
+  set: SetRecord,
+  artifact: ArtifactRecord,
+): Promise<DeepResult> {
+  const engine = artifact.meta.engine as DbEngine | undefined;
+  if (!engine || !(DB_ENGINES as readonly string[]).includes(engine)) {
+    throw externalError(
+      ErrorCode.SANITY_CHECK_FAILED,
+      `artifact ${artifact.file} does not record its database engine`,
+      { asset: artifact.asset, step: 'deep-verify' },
+    );
+  }
+  const source = artifact.meta.container
+    ? await deps.runtime.inspectContainer(artifact.meta.container)
+    : undefined;
+  const image = source?.image ?? artifact.meta.image;
+  if (!image) {
+    throw externalError(
+      ErrorCode.SANITY_CHECK_FAILED,
+      `no image to start a scratch ${engine} from: container ${artifact.meta.container} is gone and the backup did not record its image`,
+      {
+        asset: artifact.asset,
+        step: 'deep-verify',
+      },
+    );
+  }
+  const password = scratchPassword();
+  registerSecret(password);
+  const passwordVars = new Set([DEFAULT_PASSWORD_ENV[engine], ...FALLBACK_PASSWORD_ENVS[engine]]);
+  // The source's own settings (minus its passwords) so the image initialises the same way.
+  const env = (source?.env ?? []).filter(
+    (e) => !passwordVars.has(e.split('=')[0] as string) && !e.startsWith('PATH='),
+  );
+  for (const v of passwordVars) env.push(`${v}=${password}`);
+  const name = scratchName(ctx.run.id, artifact.asset, 'verify');
+  const started = Date.now();
+  try {
+    await deps.runtime.runScratchContainer({ name, image, env, labels: { [SCRATCH_LABEL]: ctx.run.id } });
+    const target = {
+      runtime: deps.runtime,
+      container: name,
+      engine,
+      user: artifact.meta.user ?? (engine === 'postgres' ? 'postgres' : 'root'),
+      password,
+      asset: artifact.asset,
+    };
+    const readyMs = await waitForDatabase(
+      target,
+      deps.clock,
+      parseSpan(deps.config.verify.readinessTimeout) ?? 180_000,
+    );
+    const { stream, target: from } = await openArtifact(deps, set, artifact);
+    const sql = stream.pipe(createGunzip());
+    stream.once('error', (err) => sql.destroy(err));
+    const contents = await restoreDump(target, sql, {
+      engineVersion: artifact.engineVersion,
+      sessions: loadSessions(deps.config.restore.loadSessions),
+    });
+    const found = await countRestored(target, contents);
+    const problems = checkRestored(engine, contents, found);
+    if (problems.length) {
+      throw externalError(
+        ErrorCode.SANITY_CHECK_FAILED,
+        `restored into scratch but ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ''}`,
+        {
+          asset: artifact.asset,
+          step: 'deep-verify',
+        },
+      );
+    }
+    const rows = [...found.rows.values()].reduce((a, b) => a + b, 0);
+    const summary = `restored from ${from.name} into scratch ${engine} (ready in ${Math.round(readyMs / 100) / 10}s): ${contents.databases.size} database(s), ${contents.tables.size} table(s) with data, ${rows} rows, in ${Math.round((Date.now() - started) / 100) / 10}s`;
+    ctx.info(`${artifact.asset}: ${summary}`, { asset: artifact.asset });
+    return { asset: artifact.asset, summary };
+  } finally {
+    await deps.runtime
+      .removeContainer(name)
+      .catch((err) => ctx.warn(`scratch container ${name} was not removed: ${(err as Error).message}`));
+  }
+}
+
+async function deepVerifyVolume(
+  deps: EngineDeps,
+  ctx: RunContext,
+  set: SetRecord,
+  artifact: ArtifactRecord,
+): Promise<DeepResult> {
+  const name = scratchName(ctx.run.id, artifact.asset, 'verify');
+  const started = Date.now();
+  try {
+    await deps.runtime.createVolume(name, { [SCRATCH_LABEL]: ctx.run.id });
+    const { expected, from } = await extractInto(deps, set, artifact, name);
+    const exported = await deps.runtime.exportVolume(name);
+    const [actual] = await Promise.all([indexTar(exported.stream), exported.done]);
+    const diff = compareTarIndexes(expected, actual);
+    const problems = [
+      ...diff.missing.slice(0, 5).map((n) => `${n} missing`),
+      ...diff.different.slice(0, 5).map((n) => `${n} differs`),
+      ...diff.extra.slice(0, 5).map((n) => `${n} unexpected`),
+    ];
+    if (problems.length) {
+      throw externalError(
+        ErrorCode.SANITY_CHECK_FAILED,
+        `restored into a scratch volume but ${problems.join('; ')}`,
+        { asset: artifact.asset, step: 'deep-verify' },
+      );
+    }
+    const summary = `restored from ${from} into a scratch volume: ${expected.files} file(s), ${expected.bytes} bytes, every hash equal, in ${Math.round((Date.now() - started) / 100) / 10}s`;
+    ctx.info(`${artifact.asset}: ${summary}`, { asset: artifact.asset });
+    return { asset: artifact.asset, summary };
+  } finally {
+    await deps.runtime
+      .removeVolume(name)
+      .catch((err) => ctx.warn(`scratch volume ${name} was not removed: ${(err as Error).message}`));
+  }
+}
+
+/** Streams an artifact into a volume while indexing the archive on the way (one read). */
+export async function extractInto(
+  deps: EngineDeps,
+  set: SetRecord,
+  artifact: ArtifactRecord,
+  volume: string,
+) {
+  const { stream, target } = await openArtifact(deps, set, artifact);
+  const tar = stream.pipe(createGunzip());
+  stream.once('error', (err) => tar.destroy(err));
+  const toIndex = new PassThrough({ highWaterMark: 1 << 20 });
+  const toVolume = new PassThrough({ highWaterMark: 1 << 20 });
+  tar.once('error', (err) => {
+    toIndex.destroy(err);
+    toVolume.destroy(err);
+  });
+  tar.pipe(toIndex);
+  tar.pipe(toVolume);
+  // Both sides must finish (or fail) before the caller may remove the volume.
+  const [indexed, imported] = await Promise.allSettled([
+    indexTar(toIndex),
+    deps.runtime.importVolume(volume, toVolume),
+  ]);
+  if (indexed.status === 'rejected') {
+    throw externalError(
+      ErrorCode.ARCHIVE_FAILED,
+      `${artifact.file} from ${target.name} is not a complete tar archive: ${(indexed.reason as Error).message}`,
+      {
+        asset: artifact.asset,
+        step: 'extract',
+      },
+    );
+  }
+  if (imported.status === 'rejected') throw inContext(imported.reason, artifact.asset, 'extract');
+  return { expected: indexed.value, from: target.name };
+}

@@ -1,0 +1,201 @@
+import { App } from '@slack/bolt';
+import { findCommand } from '../../../commands/index.js';
+import { splitWords } from '../../../commands/parse.js';
+import type { Config } from '../../config.js';
+import { parseSpan } from '../../domain/duration.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Logger } from '../../log.js';
+import type { Notifier } from '../../ports/notifier.js';
+import { dispatch } from '../dispatch.js';
+import { APPROVE_ACTION, ApprovalDesk, REJECT_ACTION } from './approvals.js';
+import { codeBlocks } from './blocks.js';
+import { boltLogger } from './bolt-logger.js';
+import { Directory } from './directory.js';
+import { slackNotifier } from './notifier.js';
+import { ProgressMessage } from './progress.js';
+import { SlackPoster } from './slack-client.js';
+
+export interface SlackEnv {
+  SLACK_BOT_TOKEN: string;
+  SLACK_SIGNING_SECRET?: string | undefined;
+  SLACK_APP_TOKEN?: string | undefined;
+  SLACK_API_URL?: string | undefined;
+  PORT?: string | undefined;
+}
+
+/** Subcommands that start a run: they get a live progress message instead of a reply. */
+const RUN_COMMANDS = new Set(['backup', 'verify', 'test', 'restore', 'undo']);
+
+export interface SlackFrontEnd {
+  app: App;
+  poster: SlackPoster;
+  /** Reports and alerts to the configured channels. */
+  notifier: Notifier;
+  /** Whether Bolt serves HTTP (then extra routes such as /metrics ride on its port). */
+  http: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Slack front end: Bolt's HTTP receiver on PORT (`POST /slack/events`, signatures and
+ * timestamps checked by Bolt), or Socket Mode when SLACK_APP_TOKEN is set. Transport only:
+ * every command goes through the shared dispatcher.
+ */
+export function createSlackApp(options: {
+  engine: Engine;
+  config: Config;
+  env: SlackEnv;
+  log: Logger;
+  routes?: Array<{
+    path: string;
+    method: string[];
+    handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+  }>;
+}): SlackFrontEnd {
+  const { engine, config, env } = options;
+  const log = options.log.child({ adapter: 'slack' });
+  const socketMode = Boolean(env.SLACK_APP_TOKEN);
+  const apiUrl = env.SLACK_API_URL
+    ? env.SLACK_API_URL.endsWith('/')
+      ? env.SLACK_API_URL
+      : `${env.SLACK_API_URL}/`
+    : undefined;
+  const clientOptions = {
+    ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
+    // A 429 must delay only the call that got it, not every message (see SlackPoster).
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 3, minTimeout: 200, maxTimeout: 2000 },
+  };
+  const app = new App({
+    token: env.SLACK_BOT_TOKEN,
+    ...(socketMode
+      ? { socketMode: true, appToken: env.SLACK_APP_TOKEN as string }
+      : { signingSecret: env.SLACK_SIGNING_SECRET ?? '' }),
+    ...(socketMode ? {} : { endpoints: '/slack/events', port: Number(env.PORT ?? 3000) }),
+    ...(options.routes && !socketMode ? { customRoutes: options.routes } : {}),
+    clientOptions,
+    logger: boltLogger(log),
+    // Work continues after the ack; Slack gets its answer within 3 s regardless.
+    processBeforeResponse: false,
+  });
+  const poster = new SlackPoster(app.client, log);
+  const directory = new Directory(poster);
+  const desk = new ApprovalDesk(
+    poster,
+    engine,
+    directory,
+    config.slack.approvers,
+    parseSpan(config.slack.approvalTimeout) ?? 30 * 60_000,
+    log,
+  );
+  const seen = new Set<string>();
+  const firstTime = (key: string) => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    if (seen.size > 1000) seen.delete(seen.values().next().value as string);
+    return true;
+  };
+
+  app.command('/dr', async ({ command, ack, respond }) => {
+    await ack();
+    // A duplicated delivery of the same command carries the same trigger_id: run it once.
+    if (!firstTime(`cmd:${command.trigger_id}`)) {
+      log.info({ trigger: command.trigger_id }, 'duplicate /dr delivery ignored');
+      return;
+    }
+    const words = splitWords(command.text ?? '');
+    if (words[0] === '/dr') words.shift();
+    const user = command.user_id;
+    const def = words[0] ? findCommand(words[0]) : undefined;
+    const clog = log.child({ cmd: words[0] ?? '', user });
+    const say = (text: string) =>
+      respond({
+        response_type: 'ephemeral',
+        text: text.slice(0, 3000),
+        blocks: codeBlocks(text, '`drbot` in a terminal shows all of it') as never,
+      }).catch((err: Error) => clog.warn({ err: err.message }, 'ephemeral reply failed'));
+    if (
+      def?.access.role === 'operator' &&
+      config.slack.operators.length &&
+      !(await directory.contains(config.slack.operators, user))
+    ) {
+      await say(`/dr ${def.name} is for operators; you are not one of the configured operators.`);
+      return;
+    }
+    const progress =
+      def && RUN_COMMANDS.has(def.name)
+        ? new ProgressMessage(poster, command.channel_id, `/dr ${words.join(' ')}`, user, clog)
+        : undefined;
+    const reply = await dispatch(words, {
+      engine,
+      requester: user,
+      log: clog,
+      gate: () => desk.gate(command.channel_id, user),
+      ...(progress ? { observer: progress } : {}),
+    });
+    if (progress?.run) {
+      const data = reply.data as { postmortem?: string } | undefined;
+      await progress.finish(
+        progress.run ? (engine.run(progress.run.id).run.status as string) : 'failed',
+        reply.text,
+        data?.postmortem,
+      );
+      await report(progress.run.id, reply.text);
+    } else {
+      await say(reply.text);
+    }
+  });
+
+  /** DR runs and failures go to the alerts channel too. */
+  async function report(runId: string, text: string): Promise<void> {
+    const { run } = engine.run(runId);
+    const alert =
+      run.kind === 'restore' ||
+      run.kind === 'undo' ||
+      run.status === 'failed' ||
+      run.status === 'interrupted';
+    const channel = alert ? config.slack.alertsChannel : undefined;
+    if (!channel) return;
+    const icon = run.status === 'succeeded' ? ':white_check_mark:' : ':rotating_light:';
+    await poster
+      .post(channel, `${icon} ${run.id} ${run.kind} ${run.target} by <@${run.requester}>: ${run.status}`, [
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: `${icon} *${run.id}* ${run.kind} ${run.target} by <@${run.requester}>: *${run.status}*`,
+          },
+        },
+        ...codeBlocks(text, `\`/dr run ${run.id}\``, 3),
+      ])
+      .catch((err: Error) => log.warn({ err: err.message }, 'alert not posted'));
+  }
+
+  for (const action of [APPROVE_ACTION, REJECT_ACTION] as const) {
+    app.action(action, async ({ ack, body, action: a }) => {
+      await ack();
+      const value = (a as { value?: string }).value ?? '';
+      const channel = (body as { channel?: { id?: string } }).channel?.id;
+      await desk.click({ action, value, user: body.user.id, channel });
+    });
+  }
+
+  return {
+    app,
+    poster,
+    notifier: slackNotifier(poster, config, log),
+    http: !socketMode,
+    start: async () => {
+      await app.start();
+      log.info(
+        { mode: socketMode ? 'socket' : 'http', port: socketMode ? undefined : Number(env.PORT ?? 3000) },
+        'slack app started',
+      );
+    },
+    stop: async () => {
+      desk.closeAll('drbot is shutting down');
+      await app.stop();
+    },
+  };
+}
