@@ -48,7 +48,7 @@ export const status = defineCommand({
       r.assets.filter((a) => a.problem).map((a) => `  ${a.name} (${r.tier}): ${a.problem}`),
     );
     if (flagged.length) lines.push('', 'policy problems (see /dr policy):', ...flagged);
-    const open = engine.deps.store.alerts().filter((a) => a.open);
+    const open = engine.alerts().filter((a) => a.open);
     if (open.length)
       lines.push(
         '',

@@ -42,7 +42,7 @@ async function main(): Promise<number> {
   const { engine } = app;
   const metrics = createMetrics(engine);
   const health: Handler = (_req, res) => {
-    engine.deps.runtime.ping().then(
+    engine.ping().then(
       () => res.writeHead(200).end('ok\n'),
       (err: Error) => res.writeHead(503).end(`${err.message}\n`),
     );
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     if (token && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) {
       const front = createSlackApp({
         engine,
-        config: engine.deps.config,
+        config: engine.config,
         env: { ...env, SLACK_BOT_TOKEN: token },
         log,
         routes: [

@@ -1,6 +1,12 @@
+// The engine's facade: every front end, the scheduler and the metrics go through it.
+import type { Config } from '../config.js';
+import type { Inventory } from '../domain/inventory.js';
 import type { Run, RunEvent } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
+import type { AlertRecord, SetRecord } from '../ports/state-store.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup/backup.js';
+import { isDeepVerified, newestPerAsset } from './catalog/catalog.js';
+import { loadInventory } from './catalog/inventory.js';
 import type { EngineDeps } from './deps.js';
 import { buildPolicy, type PolicyRow } from './report/policy.js';
 import { buildStatus, type StatusReport } from './report/status.js';
@@ -10,7 +16,60 @@ import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.
 
 /** The one entry point front ends use: every `/dr` command goes through here. */
 export class Engine {
-  constructor(readonly deps: EngineDeps) {}
+  constructor(private readonly deps: EngineDeps) {}
+
+  /** The validated configuration the engine runs with. */
+  get config(): Config {
+    return this.deps.config;
+  }
+
+  /** The engine's clock (the front ends and the scheduler take their time from it). */
+  now(): Date {
+    return this.deps.clock.now();
+  }
+
+  /** Fails with the cause when the container engine does not answer (`/healthz`). */
+  ping(): Promise<void> {
+    return this.deps.runtime.ping();
+  }
+
+  /** What is protected now: assets, their policies, and what is invalid. */
+  inventory(): Promise<Inventory> {
+    return loadInventory(this.deps);
+  }
+
+  /** Per asset, its newest complete backup set (or newest deep-verified one). */
+  newestSetPerAsset(options: { deepVerified?: boolean } = {}): Map<string, SetRecord> {
+    return newestPerAsset(this.deps.store, options.deepVerified ? isDeepVerified : undefined);
+  }
+
+  /** One set of the catalog, by id. */
+  getSet(id: string): SetRecord | undefined {
+    return this.deps.store.getSet(id);
+  }
+
+  /** Who asked a run to stop, if anyone did. */
+  cancelRequested(runId: string): { by: string; at: Date } | undefined {
+    return this.deps.store.cancelRequested(runId);
+  }
+
+  /** The RPO monitor's alert state. */
+  alerts(): AlertRecord[] {
+    return this.deps.store.alerts();
+  }
+
+  saveAlert(alert: AlertRecord): void {
+    this.deps.store.saveAlert(alert);
+  }
+
+  /** Small named values kept in the state file (the scheduler's digest). */
+  note(key: string): string | undefined {
+    return this.deps.store.getNote(key);
+  }
+
+  setNote(key: string, value: string): void {
+    this.deps.store.setNote(key, value);
+  }
 
   backup(request: BackupRequest): Promise<BackupOutcome> {
     return runBackup(this.deps, request);
@@ -87,6 +146,12 @@ export class Engine {
     return this.deps.store.listRuns(limit);
   }
 
+  /** A run by id, or undefined (for callers that handle a missing run themselves). */
+  findRun(id: string): Run | undefined {
+    return this.deps.store.getRun(id);
+  }
+
+  /** A run and its timeline; a clear error naming recent runs when there is no such run. */
   run(id: string): { run: Run; events: RunEvent[] } {
     const run = this.deps.store.getRun(id);
     if (!run) {

@@ -43,8 +43,7 @@ export async function dispatch(
   const log = ctx.log.child({ cmd: cmd.name, user: ctx.requester });
   try {
     const gate =
-      ctx.gate ??
-      ((o: { yes: boolean }) => commandLineGate(o.yes, ctx.requester, () => ctx.engine.deps.clock.now()));
+      ctx.gate ?? ((o: { yes: boolean }) => commandLineGate(o.yes, ctx.requester, () => ctx.engine.now()));
     const result = await cmd.run({
       args: parsed.args,
       engine: ctx.engine,

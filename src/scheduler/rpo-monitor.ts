@@ -1,7 +1,5 @@
 import { previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
-import { isDeepVerified, newestPerAsset } from '../engine/catalog/catalog.js';
-import { loadInventory } from '../engine/catalog/inventory.js';
 import type { Engine } from '../engine/engine.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { AlertRecord } from '../ports/state-store.js';
@@ -27,11 +25,11 @@ export class RpoMonitor {
   ) {}
 
   async check(now: Date): Promise<Breach[]> {
-    const { deps } = this.engine;
-    const inventory = await loadInventory(deps);
-    const newestSets = newestPerAsset(deps.store);
-    const verifiedSets = newestPerAsset(deps.store, isDeepVerified);
-    const runs = deps.store.listRuns(300);
+    const { engine } = this;
+    const inventory = await engine.inventory();
+    const newestSets = engine.newestSetPerAsset();
+    const verifiedSets = engine.newestSetPerAsset({ deepVerified: true });
+    const runs = engine.runs(300);
     const breaches: Breach[] = [];
     const current = new Map<string, Breach>();
     for (const asset of inventory.assets.filter((a) => a.policy.protected)) {
@@ -65,12 +63,12 @@ export class RpoMonitor {
         }
       }
     }
-    const known = new Map(deps.store.alerts().map((a) => [`${a.asset}:${a.kind}`, a]));
+    const known = new Map(engine.alerts().map((a) => [`${a.asset}:${a.kind}`, a]));
     for (const [key, b] of current) {
       breaches.push(b);
       const prior = known.get(key);
       if (prior?.open) continue; // announced already: no repeats
-      deps.store.saveAlert({
+      engine.saveAlert({
         asset: b.asset,
         kind: b.kind,
         open: true,
@@ -90,7 +88,7 @@ export class RpoMonitor {
     }
     for (const [key, prior] of known) {
       if (!prior.open || current.has(key)) continue;
-      deps.store.saveAlert({ ...prior, open: false, closedAt: now });
+      engine.saveAlert({ ...prior, open: false, closedAt: now });
       await this.notifier.alert({
         title: `:white_check_mark: Recovered: ${prior.asset} ${prior.kind === 'rpo' ? 'is within its RPO again' : 'backups are on schedule again'}`,
         lines: [

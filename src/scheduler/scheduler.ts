@@ -2,7 +2,6 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { firesInMinute, previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
 import type { BackupOutcome } from '../engine/backup/backup.js';
-import { loadInventory } from '../engine/catalog/inventory.js';
 import type { Engine } from '../engine/engine.js';
 import { describeError, ErrorCode, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -33,9 +32,9 @@ export class Scheduler {
 
   /** Starts the minute tick, and catches up once on schedules missed while drbot was down. */
   start(): void {
-    const now = this.engine.deps.clock.now();
+    const now = this.engine.now();
     this.task = cron.schedule('* * * * *', () => {
-      void this.tick(this.engine.deps.clock.now()).catch((err) =>
+      void this.tick(this.engine.now()).catch((err) =>
         this.log.error({ err: describeError(err) }, 'scheduler tick failed'),
       );
     });
@@ -48,7 +47,7 @@ export class Scheduler {
 
   /** Schedule groups now: cron expression → protected assets that follow it. */
   async groups(): Promise<Map<string, string[]>> {
-    const inventory = await loadInventory(this.engine.deps);
+    const inventory = await this.engine.inventory();
     const groups = new Map<string, string[]>();
     for (const a of inventory.assets) {
       if (a.policy.protected && a.policy.schedule)
@@ -59,7 +58,7 @@ export class Scheduler {
 
   /** One minute: backups whose slot is now, the drill, the digest, then the RPO check. */
   async tick(now: Date): Promise<void> {
-    const { config } = this.engine.deps;
+    const { config } = this.engine;
     const jobs: Promise<unknown>[] = [];
     for (const [expr, assets] of await this.groups()) {
       if (firesInMinute(expr, now)) jobs.push(this.runGroup(expr, assets, 'schedule'));
@@ -75,9 +74,8 @@ export class Scheduler {
    * one backup of those assets now — one, however many slots were missed.
    */
   async catchUp(now: Date): Promise<void> {
-    const sets = this.engine.deps.store.listSets({ status: ['complete'], purpose: 'backup' });
-    const newest = (asset: string) =>
-      sets.find((s) => s.artifacts.some((a) => a.asset === asset && a.status === 'complete'))?.createdAt;
+    const newestSets = this.engine.newestSetPerAsset();
+    const newest = (asset: string) => newestSets.get(asset)?.createdAt;
     const jobs: Promise<unknown>[] = [];
     for (const [expr, assets] of await this.groups()) {
       const slot = previousSlot(expr, now);
@@ -127,7 +125,7 @@ export class Scheduler {
         return undefined;
       }
       await this.reportBackup(outcome, reason);
-      if (outcome.status === 'succeeded' && this.engine.deps.config.verify.afterBackup) {
+      if (outcome.status === 'succeeded' && this.engine.config.verify.afterBackup) {
         const v = await this.engine
           .verify({ set: outcome.setId, deep: true, requester: 'scheduler' })
           .catch((err) => {
@@ -170,19 +168,17 @@ export class Scheduler {
       lines,
       level: 'info' as const,
     };
-    if (this.engine.deps.config.slack.digest) {
-      const store = this.engine.deps.store;
-      const pending = JSON.parse(store.getNote(DIGEST_NOTE) ?? '[]') as string[];
-      store.setNote(DIGEST_NOTE, JSON.stringify([...pending, notice.title]));
+    if (this.engine.config.slack.digest) {
+      const pending = JSON.parse(this.engine.note(DIGEST_NOTE) ?? '[]') as string[];
+      this.engine.setNote(DIGEST_NOTE, JSON.stringify([...pending, notice.title]));
       return;
     }
     await this.notifier.report(notice);
   }
 
   private async postDigest(): Promise<void> {
-    const store = this.engine.deps.store;
-    const pending = JSON.parse(store.getNote(DIGEST_NOTE) ?? '[]') as string[];
-    store.setNote(DIGEST_NOTE, '[]');
+    const pending = JSON.parse(this.engine.note(DIGEST_NOTE) ?? '[]') as string[];
+    this.engine.setNote(DIGEST_NOTE, '[]');
     await this.notifier.report({
       title: `Backup digest: ${pending.length} scheduled backup(s)`,
       lines: pending.length ? pending : ['no scheduled backups since the last digest'],

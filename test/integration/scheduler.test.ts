@@ -107,7 +107,7 @@ describe('schedules', () => {
       new RegExp(`Backup ${run?.id} \\(schedule\\): set set-\\S+, 1 asset\\(s\\)`),
     );
     const setId = String(run?.result.setId);
-    expect(h.app.engine.deps.store.getSet(setId)?.artifacts[0]?.deepVerifiedAt).toBeDefined();
+    expect(h.app.engine.getSet(setId)?.artifacts[0]?.deepVerifiedAt).toBeDefined();
   });
 
   it('after a restart that missed several slots, catches up with one backup, not one per slot', async () => {
@@ -158,7 +158,7 @@ describe('/metrics', () => {
       families
         .find((f) => f.name === name)
         ?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value;
-    const newest = h.app.engine.deps.store.listSets({ status: ['complete'], purpose: 'backup' })[0];
+    const newest = h.app.engine.newestSetPerAsset().get('sched-vol');
     expect(Number(value('drbot_last_backup_timestamp_seconds', { asset: 'sched-vol' }))).toBe(
       (newest?.createdAt.getTime() ?? 0) / 1000,
     );

@@ -1,7 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, Registry } from 'prom-client';
-import { isDeepVerified, newestPerAsset } from '../../engine/catalog/catalog.js';
-import { loadInventory } from '../../engine/catalog/inventory.js';
 import type { Engine } from '../../engine/engine.js';
 
 const seconds = (d: Date) => d.getTime() / 1000;
@@ -16,7 +14,6 @@ export function createMetrics(engine: Engine): {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
 } {
   const registry = new Registry();
-  const { store } = engine.deps;
 
   new Gauge({
     name: 'drbot_last_backup_timestamp_seconds',
@@ -25,7 +22,7 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [asset, s] of newestPerAsset(store)) this.set({ asset }, seconds(s.createdAt));
+      for (const [asset, s] of engine.newestSetPerAsset()) this.set({ asset }, seconds(s.createdAt));
     },
   });
   new Gauge({
@@ -35,7 +32,7 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [asset, s] of newestPerAsset(store, isDeepVerified))
+      for (const [asset, s] of engine.newestSetPerAsset({ deepVerified: true }))
         this.set({ asset }, seconds(s.createdAt));
     },
   });
@@ -46,7 +43,7 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     async collect() {
       this.reset();
-      const inventory = await loadInventory(engine.deps).catch(() => undefined);
+      const inventory = await engine.inventory().catch(() => undefined);
       for (const a of inventory?.assets ?? [])
         if (a.policy.rpoMs !== undefined)
           this.set({ asset: a.name, tier: a.policy.tier }, a.policy.rpoMs / 1000);
@@ -59,7 +56,7 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     collect() {
       this.reset();
-      for (const a of store.alerts()) this.set({ asset: a.asset, kind: a.kind }, a.open ? 1 : 0);
+      for (const a of engine.alerts()) this.set({ asset: a.asset, kind: a.kind }, a.open ? 1 : 0);
     },
   });
   new Gauge({
@@ -70,7 +67,7 @@ export function createMetrics(engine: Engine): {
     collect() {
       this.reset();
       const counts = new Map<string, number>();
-      for (const r of store.listRuns(100_000))
+      for (const r of engine.runs(100_000))
         counts.set(`${r.kind}\u0000${r.status}`, (counts.get(`${r.kind}\u0000${r.status}`) ?? 0) + 1);
       for (const [k, n] of counts) {
         const [kind, status] = k.split('\u0000') as [string, string];
@@ -86,7 +83,7 @@ export function createMetrics(engine: Engine): {
     collect() {
       this.reset();
       const done = new Set<string>();
-      for (const r of store.listRuns(1000)) {
+      for (const r of engine.runs(1000)) {
         if (!r.startedAt || !r.endedAt || done.has(r.kind)) continue;
         done.add(r.kind);
         this.set({ kind: r.kind, status: r.status }, (r.endedAt.getTime() - r.startedAt.getTime()) / 1000);

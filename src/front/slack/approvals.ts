@@ -62,7 +62,7 @@ export class ApprovalDesk {
 
   private withdrawCancelled(): void {
     for (const p of this.pending.values()) {
-      const c = this.engine.deps.store.cancelRequested(p.run.id);
+      const c = this.engine.cancelRequested(p.run.id);
       if (c && !p.deciding)
         this.finish(p, {
           approved: false,
@@ -121,7 +121,7 @@ export class ApprovalDesk {
     const p = this.pending.get(runId);
     const verb = c.action === APPROVE_ACTION ? 'approve' : 'reject';
     if (!p || p.deciding) {
-      const run = runId ? this.engine.deps.store.getRun(runId) : undefined;
+      const run = runId ? this.engine.findRun(runId) : undefined;
       if (run)
         this.engine.audit(runId, `${verb} click by ${c.user} ignored: the request is already ${run.status}`);
       await this.refuse(
@@ -265,7 +265,7 @@ export class ApprovalDesk {
     ];
     const shown = plan.assets.slice(0, 30);
     for (const a of shown) {
-      const set = this.engine.deps.store.getSet(a.setId);
+      const set = this.engine.getSet(a.setId);
       const where =
         set?.artifacts
           .find((x) => x.asset === a.asset)
