@@ -117,3 +117,23 @@ export function recordEnv(env: string[], configured: ReadonlySet<string> = new S
 
 /** Networks the engine creates itself, never recorded or re-created. */
 export const BUILTIN_NETWORKS: ReadonlySet<string> = new Set(['bridge', 'host', 'none']);
+
+/**
+ * The `KEY=value` list to create a recorded container with: recorded values as they are, secret
+ * ones from `secretValue` (drbot's env or `--env-file`). `missing` names the secrets without a
+ * value, so a restore can stop before it creates anything rather than start a half-configured
+ * container.
+ */
+export function envList(
+  entries: readonly EnvEntry[],
+  secretValue: (name: string) => string | undefined,
+): { env: string[]; missing: string[] } {
+  const env: string[] = [];
+  const missing: string[] = [];
+  for (const e of entries) {
+    const value = e.secret ? secretValue(e.name) : (e.value ?? '');
+    if (value === undefined) missing.push(e.name);
+    else env.push(`${e.name}=${value}`);
+  }
+  return { env, missing };
+}

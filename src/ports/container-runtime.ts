@@ -1,4 +1,6 @@
+// The container-runtime port: what the engine asks of Docker (inventory, exec, volumes, host specs).
 import type { Readable } from 'node:stream';
+import type { ContainerSpec, NetworkSpec, VolumeSpec } from '../domain/host-spec.js';
 
 /** A Docker named volume as the engine reports it. */
 export interface VolumeInfo {
@@ -75,7 +77,15 @@ export interface ContainerRuntime {
   exportVolume(volume: string): Promise<{ stream: Readable; done: Promise<void> }>;
   /** Extracts a tar stream into a volume (over what is there), through the archive API. */
   importVolume(volume: string, tar: Readable): Promise<void>;
-  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /**
+   * Creates a named volume with its labels; `options` carries a recorded volume's driver and
+   * driver options over to its re-creation. Without them, the engine's default driver.
+   */
+  createVolume(
+    name: string,
+    labels: Record<string, string>,
+    options?: { driver?: string; driverOpts?: Record<string, string> },
+  ): Promise<void>;
   /** Removes a volume; a missing one is not an error. */
   removeVolume(name: string): Promise<void>;
   /** The container by name, or undefined when there is none. */
@@ -99,4 +109,33 @@ export interface ContainerRuntime {
   }): Promise<ExecResult & { stdout: string }>;
   /** Names of containers and volumes carrying a label (to find leftovers). */
   listByLabel(label: string): Promise<{ containers: string[]; volumes: string[] }>;
+
+  // Host specs (DESIGN §9): what a backup set records, and what a bare-host restore re-creates.
+
+  /**
+   * What it takes to create the container again, from the engine's inspect answer; undefined
+   * when there is no such container. Secret env values are dropped (names kept): those
+   * matching the usual words, and `secretNames` (the config's `passwordEnv`s).
+   */
+  containerSpec(name: string, secretNames?: ReadonlySet<string>): Promise<ContainerSpec | undefined>;
+  /** A network's driver, IPAM, options and labels; undefined when there is no such network. */
+  networkSpec(name: string): Promise<NetworkSpec | undefined>;
+  /** A volume's driver, options and labels; undefined when there is no such volume. */
+  volumeSpec(name: string): Promise<VolumeSpec | undefined>;
+  /** Names of all networks, the engine's own (`bridge`, `host`, `none`) included. */
+  listNetworks(): Promise<string[]>;
+  /** Whether the engine has the image locally (a tag or an id). */
+  imagePresent(ref: string): Promise<boolean>;
+  /** Pulls an image; throws DOCKER_FAILED naming the image and the engine's reason. */
+  pullImage(ref: string): Promise<void>;
+  /** Creates a network from its spec; one of that name already there is left as it is. */
+  createNetwork(spec: NetworkSpec): Promise<void>;
+  /**
+   * Creates (does not start) a container from a recorded spec, attached to all its networks
+   * with their aliases and static addresses. `env` is the full `KEY=value` list, secret values
+   * filled in by the caller (see `envList`). The image and networks must exist, and the volumes
+   * should (the engine would make unlabelled ones); a bind mount whose host path is missing is
+   * an error rather than an empty directory.
+   */
+  createContainer(spec: ContainerSpec, env: string[]): Promise<void>;
 }
