@@ -1,3 +1,6 @@
+// AppError, the one error type that crosses layers, and how errors are described to people.
+import { scrub } from './secrets.js';
+
 /**
  * The one error type that crosses layers. `kind` decides how a front end reports it:
  * `user` → explain what was wrong and what is allowed; `external` → a dependency failed
@@ -93,10 +96,42 @@ export function inContext(err: unknown, asset: string, step: string): AppError {
   });
 }
 
+/** How much of a tool's stderr an error description shows: its last lines, and at most so many characters. */
+export const STDERR_SHOWN = { lines: 10, chars: 1000 } as const;
+
+/**
+ * The end of a tool's stderr as shown to people: scrubbed of secrets first (cutting first could
+ * leave part of a secret that no longer matches), then cut to its last lines. A tool can write
+ * kilobytes of stderr; the last lines say why it stopped.
+ */
+export function stderrShown(tail: string): string {
+  const lines = scrub(tail).trim().split('\n');
+  let shown = lines.slice(-STDERR_SHOWN.lines).join('\n');
+  if (shown.length > STDERR_SHOWN.chars) shown = shown.slice(-STDERR_SHOWN.chars);
+  return shown.length < lines.join('\n').length ? `…${shown}` : shown;
+}
+
 /** One line that says what failed, where, and why — for run records, CLI output and alerts. */
 export function describeError(err: unknown): string {
   const e = toAppError(err);
   const where = [e.asset && `asset ${e.asset}`, e.step && `step ${e.step}`].filter(Boolean).join(', ');
-  const tail = e.stderrTail ? ` — stderr: ${e.stderrTail.trim()}` : '';
-  return `${where ? `${where}: ` : ''}${e.message}${tail}`;
+  const tail = e.stderrTail ? ` — stderr: ${stderrShown(e.stderrTail)}` : '';
+  return scrub(`${where ? `${where}: ` : ''}${e.message}${tail}`);
+}
+
+/**
+ * The same error with its message and stderr scrubbed of the secrets registered now, and
+ * without its cause (whose text may hold them too): for errors that outlive a secret, such as
+ * a deep verify's, whose scratch password is forgotten when the scratch is removed.
+ */
+export function scrubbedError(err: unknown): AppError {
+  const e = toAppError(err);
+  const scrubbed = new AppError(e.code, e.kind, scrub(e.message), {
+    ...(e.asset ? { asset: e.asset } : {}),
+    ...(e.step ? { step: e.step } : {}),
+    ...(e.stderrTail ? { stderrTail: scrub(e.stderrTail) } : {}),
+  });
+  // Where it was thrown still matters for internal errors.
+  if (e.stack) scrubbed.stack = scrub(e.stack);
+  return scrubbed;
 }

@@ -1,5 +1,6 @@
+// The secret registry: what scrub masks, and how registrations end.
 import { describe, expect, it } from 'vitest';
-import { registerEnvironmentSecrets, registerSecret, scrub } from '../../src/secrets.js';
+import { registerEnvironmentSecrets, registerSecret, scrub, secretCount } from '../../src/secrets.js';
 
 // The registry is process-wide: every test uses its own values so tests stay independent.
 describe('scrub', () => {
@@ -28,14 +29,36 @@ describe('scrub', () => {
     expect(text).toBe('a [REDACTED] b [REDACTED]');
   });
 
-  it('does not register values shorter than four characters, nor undefined or empty', () => {
-    registerSecret('abc');
+  it('registers nothing for undefined or empty', () => {
+    const before = secretCount();
+
     registerSecret('');
     registerSecret(undefined);
 
-    const text = scrub('abc is a word');
+    expect(secretCount()).toBe(before);
+    expect(scrub('nothing')).toBe('nothing');
+  });
 
-    expect(text).toBe('abc is a word');
+  it('scrubs secrets of every length, short ones too', () => {
+    const forget = [registerSecret('q'), registerSecret('Zx'), registerSecret('k9!')];
+
+    const text = scrub('pw=q pw=Zx pw=k9!');
+
+    forget.forEach((f) => {
+      f();
+    });
+    expect(text).toBe('pw=[REDACTED] pw=[REDACTED] pw=[REDACTED]');
+  });
+
+  it('does not mask inside the mask again when a short secret is part of it', () => {
+    const forget = registerSecret('RED');
+
+    const once = scrub('pw RED');
+    const twice = scrub(once);
+
+    forget();
+    expect(once).toBe('pw [REDACTED]');
+    expect(twice).toBe('pw [REDACTED]');
   });
 
   it('registers a value of exactly four characters', () => {
@@ -91,5 +114,39 @@ describe('registerEnvironmentSecrets', () => {
     const text = scrub('undefined');
 
     expect(text).toBe('undefined');
+  });
+});
+
+describe('registerSecret: the disposer', () => {
+  it('stops masking a value once its registration is disposed of', () => {
+    const forget = registerSecret('scratch-0123abcd');
+    const during = scrub('password scratch-0123abcd');
+
+    forget();
+
+    expect(during).toBe('password [REDACTED]');
+    expect(scrub('password scratch-0123abcd')).toBe('password scratch-0123abcd');
+  });
+
+  it('keeps a value registered twice until both registrations are disposed of', () => {
+    const first = registerSecret('shared-value-77');
+    const second = registerSecret('shared-value-77');
+
+    first();
+    first(); // a second call of the same disposer changes nothing
+    const afterOne = scrub('shared-value-77');
+    second();
+
+    expect(afterOne).toBe('[REDACTED]');
+    expect(scrub('shared-value-77')).toBe('shared-value-77');
+  });
+
+  it('leaves the registry as it was after 10,000 registrations that were disposed of', () => {
+    const before = secretCount();
+
+    for (let i = 0; i < 10_000; i++) registerSecret(`scratch-${i}-${'x'.repeat(8)}`)();
+
+    expect(secretCount()).toBe(before);
+    expect(scrub('scratch-42-xxxxxxxx')).toBe('scratch-42-xxxxxxxx');
   });
 });

@@ -7,7 +7,7 @@ import {
   FALLBACK_PASSWORD_ENVS,
 } from '../../domain/assets.js';
 import { parseSpan } from '../../domain/duration.js';
-import { ErrorCode, externalError, inContext } from '../../errors.js';
+import { ErrorCode, externalError, inContext, scrubbedError } from '../../errors.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { registerSecret } from '../../secrets.js';
 import { openArtifact } from '../catalog/artifact-read.js';
@@ -73,7 +73,7 @@ async function deepVerifyDatabase(
     );
   }
   const password = scratchPassword();
-  registerSecret(password);
+  const forgetPassword = registerSecret(password);
   const passwordVars = new Set([DEFAULT_PASSWORD_ENV[engine], ...FALLBACK_PASSWORD_ENVS[engine]]);
   // The source's own settings (minus its passwords) so the image initialises the same way.
   const env = (source?.env ?? []).filter(
@@ -120,10 +120,15 @@ async function deepVerifyDatabase(
     const summary = `restored from ${from.name} into scratch ${engine} (ready in ${Math.round(readyMs / 100) / 10}s): ${contents.databases.size} database(s), ${contents.tables.size} table(s) with data, ${rows} rows, in ${Math.round((Date.now() - started) / 100) / 10}s`;
     ctx.info(`${artifact.asset}: ${summary}`, { asset: artifact.asset });
     return { asset: artifact.asset, summary };
+  } catch (err) {
+    // The password stops being a secret below; scrub it out of the error while it still is one.
+    throw scrubbedError(err);
   } finally {
     await deps.runtime
       .removeContainer(name)
       .catch((err) => ctx.warn(`scratch container ${name} was not removed: ${(err as Error).message}`));
+    // Once the scratch is gone, so is the password: stop scanning every log line for it.
+    forgetPassword();
   }
 }
 

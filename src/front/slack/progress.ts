@@ -1,3 +1,4 @@
+// The live progress message of one run in Slack: stages, durations, and a thread of details.
 import { formatSpan } from '../../domain/duration.js';
 import type { Run, RunEventType, RunKind } from '../../domain/runs.js';
 import type { RunObserver } from '../../engine/runs/run-context.js';
@@ -15,6 +16,9 @@ export const STAGES: Record<RunKind, string[]> = {
   test: ['checksums', 'deep'],
   prune: ['prune'],
 };
+
+/** Longest warning or error posted in a run's thread, in characters. */
+export const MAX_THREAD_NOTE = 1500;
 
 /** At most one chat.update per message per second (Slack's limit for message edits). */
 export const MIN_UPDATE_INTERVAL_MS = 1000;
@@ -78,17 +82,22 @@ export class ProgressMessage implements RunObserver {
       this.stages.set(e.stage, {
         state: ok ? 'ok' : 'failed',
         ...(typeof e.data?.ms === 'number' ? { ms: e.data.ms } : {}),
-        ...(ok ? {} : { note: e.message.replace(/^\S+ failed: /, '') }),
+        // Scrubbed before line() cuts it, so no cut can leave part of a secret unmatched.
+        ...(ok ? {} : { note: scrub(e.message.replace(/^\S+ failed: /, '')) }),
       });
       if (e.stage === 'assemble' && ok) this.status = 'running';
     } else if (e.type === 'warn' || e.type === 'error') {
-      this.reply(`${e.type === 'error' ? ':x:' : ':warning:'} ${e.message}`);
+      // A failure's message can carry kilobytes of a tool's stderr: the thread gets its scrubbed
+      // start, `/dr run` the whole record.
+      const message = clip(scrub(e.message), MAX_THREAD_NOTE, `\`/dr run ${this.run?.id ?? ''}\``);
+      this.reply(`${e.type === 'error' ? ':x:' : ':warning:'} ${message}`);
     }
     this.schedule();
   }
 
   /** Final state of the message, then the full result (and postmortem) in its thread. */
-  async finish(status: string, resultText: string, postmortem?: string): Promise<void> {
+  async finish(status: string, result: string, postmortem?: string): Promise<void> {
+    const resultText = scrub(result);
     this.status = status;
     this.finished = true;
     for (const [name, s] of this.stages)
@@ -101,7 +110,7 @@ export class ProgressMessage implements RunObserver {
     if (postmortem && this.run) {
       this.reply(
         `Postmortem for ${this.run.id}`,
-        codeBlocks(postmortem, `full postmortem: \`/dr run ${this.run.id} --postmortem\``, 10),
+        codeBlocks(scrub(postmortem), `full postmortem: \`/dr run ${this.run.id} --postmortem\``, 10),
       );
     }
     await this.thread;
