@@ -51,4 +51,8 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = [
 
 /** Set and artifact states in the catalog. */
 export type SetStatus = 'writing' | 'complete' | 'failed' | 'pruned';
-export type LocationStatus = 'writing' | 'confirmed' | 'failed' | 'deleted';
+/**
+ * Where a copy of an artifact stands on one target. Only `confirmed` copies are read from;
+ * `missing`: it was confirmed once but the target no longer holds it (found by a catalog rebuild).
+ */
+export type LocationStatus = 'writing' | 'confirmed' | 'failed' | 'deleted' | 'missing';

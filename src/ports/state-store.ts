@@ -1,3 +1,4 @@
+// The state store port: runs with their timelines, the catalog of sets, artifacts and their copies.
 import type { ArtifactKind } from '../domain/assets.js';
 import type {
   LocationStatus,
@@ -135,7 +136,74 @@ export interface StateStore {
   getNote(key: string): string | undefined;
   setNote(key: string, value: string): void;
 
+  /**
+   * Writes a consistent copy of the whole state to `file` (SQLite's online backup, never a copy
+   * of the live file), as one self-contained file. Writes made meanwhile either make it in whole
+   * or not at all. `file` appears only once complete; an existing one is replaced.
+   */
+  snapshotTo(file: string): Promise<void>;
+
+  /** True when the store holds no runs and no sets: a new host, or a lost state file. */
+  isEmpty(): boolean;
+
+  /**
+   * Fills an empty store (else throws) with every row of a state snapshot, in one transaction;
+   * a snapshot of an older schema is migrated first (on a copy), a newer one is refused. Runs
+   * that were `running` or `pending-approval` when it was taken become `interrupted` at `at`,
+   * and their unfinished sets `failed`, except those named in `finished`, which get the status
+   * given there (the backup run that took the snapshot is known to have finished). New runs are
+   * numbered after the imported ones. Returns how many runs and sets were imported.
+   */
+  importSnapshot(
+    file: string,
+    at: Date,
+    finished?: Record<string, RunStatus>,
+  ): { runs: number; sets: number };
+
+  /**
+   * Records a set known only from its manifest as `complete` with its artifacts and where they
+   * are, in one transaction; its checksums were confirmed when it was written, so it counts as
+   * verified at `completedAt` (not deep-verified). A run id the store does not know gets a
+   * placeholder run (`backup` by `catalog-rebuild`, `succeeded`) so the set keeps its run;
+   * new runs are then numbered after it. Returns false, changing nothing, if the set exists.
+   */
+  importSet(input: ImportedSet): boolean;
+
+  /**
+   * Brings the copies recorded on `target` in line with what it holds: a `confirmed` or
+   * `missing` copy whose key is `present` becomes `confirmed` (keeping its confirmation time,
+   * else `at`), one that is absent becomes `missing`. Copies `writing`, `failed` or `deleted`
+   * are left alone: presence proves no checksum, and a deletion was meant. Returns how many
+   * copies changed status.
+   */
+  reconcileLocations(target: string, present: (key: string) => boolean, at: Date): number;
+
   close(): void;
+}
+
+/** A set found on a target with no record in the store, as its manifest describes it. */
+export interface ImportedSet {
+  id: string;
+  runId: string;
+  purpose: SetPurpose;
+  createdAt: Date;
+  completedAt: Date;
+  artifacts: ImportedArtifact[];
+}
+
+export interface ImportedArtifact {
+  asset: string;
+  kind: ArtifactKind;
+  file: string;
+  size: number;
+  rawSize: number | undefined;
+  sha256: string;
+  compression: string;
+  engineVersion: string | undefined;
+  startedAt: Date;
+  endedAt: Date | undefined;
+  meta: ArtifactMeta;
+  locations: ArtifactLocation[];
 }
 
 export interface AlertRecord {

@@ -1,3 +1,6 @@
+// The state file's schema: versioned migrations and the function that applies them.
+import type Database from 'better-sqlite3';
+
 /**
  * Versioned schema migrations, applied in order; `PRAGMA user_version` records the last one.
  * Never edit a released migration: add a new one.
@@ -97,3 +100,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
 ];
+
+/** The schema version this build writes: the number of migrations. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies the migrations `db` has not had yet, each in its own transaction. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

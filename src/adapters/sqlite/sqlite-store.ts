@@ -1,3 +1,4 @@
+// The SQLite state store: runs and their timelines, the catalog, alerts and notes in one file.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -8,13 +9,16 @@ import type {
   ArtifactLocation,
   ArtifactMeta,
   ArtifactRecord,
+  ImportedSet,
   NewArtifact,
   SetPurpose,
   SetRecord,
   StateStore,
 } from '../../ports/state-store.js';
 import { scrub } from '../../secrets.js';
-import { MIGRATIONS } from './migrations.js';
+import { importSet, reconcileLocations } from './catalog-import.js';
+import { migrate } from './migrations.js';
+import { importSnapshot, stateIsEmpty, writeSnapshot } from './snapshot.js';
 
 type Row = Record<string, unknown>;
 
@@ -49,15 +53,8 @@ export function openSqliteStore(path: string): SqliteStore {
   return new SqliteStore(db);
 }
 
-export function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v] as string);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
-}
+// Kept importable from here, where it used to live.
+export { migrate };
 
 export class SqliteStore implements StateStore {
   constructor(private readonly db: Database.Database) {}
@@ -328,6 +325,30 @@ export class SqliteStore implements StateStore {
         'INSERT INTO notes (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       )
       .run(key, value);
+  }
+
+  snapshotTo(file: string): Promise<void> {
+    return writeSnapshot(this.db, file);
+  }
+
+  isEmpty(): boolean {
+    return stateIsEmpty(this.db);
+  }
+
+  importSnapshot(
+    file: string,
+    at: Date,
+    finished?: Record<string, RunStatus>,
+  ): { runs: number; sets: number } {
+    return importSnapshot(this.db, this, file, at, finished);
+  }
+
+  importSet(input: ImportedSet): boolean {
+    return importSet(this.db, this, input);
+  }
+
+  reconcileLocations(target: string, present: (key: string) => boolean, at: Date): number {
+    return reconcileLocations(this.db, target, present, at);
   }
 
   close(): void {
