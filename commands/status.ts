@@ -1,3 +1,4 @@
+// `/dr status`: what is protected, how fresh its backups are, and what needs attention.
 import { z } from 'zod';
 import { defineCommand } from './define.js';
 import { bytes, formatRetention, span, table } from './format.js';
@@ -44,18 +45,30 @@ export const status = defineCommand({
       ]);
     }
     const lines = [`drbot status at ${s.at.toISOString()}`, '', table(rows)];
+    // The states that are not self-explanatory, said once under the table when they occur.
+    if (s.assets.some((a) => a.state === 'breach'))
+      lines.push(
+        '',
+        'BREACH: no deep-verified backup within the RPO, the rule the RPO monitor alerts on; a backup followed by `verify latest --deep` (or `test`) clears it',
+      );
+    if (s.assets.some((a) => a.state === 'unverified'))
+      lines.push('unverified: within the RPO, but the newest set has not been deep-verified yet');
     const flagged = (await engine.policy()).flatMap((r) =>
       r.assets.filter((a) => a.problem).map((a) => `  ${a.name} (${r.tier}): ${a.problem}`),
     );
     if (flagged.length) lines.push('', 'policy problems (see /dr policy):', ...flagged);
     const open = engine.alerts().filter((a) => a.open);
+    // An RPO alert is closed by the monitor's next check (or stays open while the app is down):
+    // say so rather than list it as if it still held.
+    const cleared = (asset: string) =>
+      s.assets.some((x) => x.asset.name === asset && x.state !== 'breach' && x.state !== 'never');
     if (open.length)
       lines.push(
         '',
         'open alerts:',
         ...open.map(
           (a) =>
-            `  ${a.kind === 'rpo' ? 'RPO breach' : 'missed schedule'} since ${a.since.toISOString()}: ${a.detail}`,
+            `  ${a.kind === 'rpo' ? 'RPO breach' : 'missed schedule'} since ${a.since.toISOString()}: ${a.detail}${a.kind === 'rpo' && cleared(a.asset) ? ' (no longer true: the RPO monitor closes it at its next check)' : ''}`,
         ),
       );
     const dbs = s.assets.filter((a) => a.container);

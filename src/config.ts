@@ -86,10 +86,18 @@ const service = z
   })
   .strict();
 
+/**
+ * The default tier table. Each RPO holds its own rule (`policy`: longest interval between
+ * backups + the run's duration ≤ RPO; the monitor counts verified sets only): a daily backup
+ * can never be younger than 24h when the next one lands, so `important` (daily, like the
+ * `backup=daily` label) promises 26h, which leaves 2h for the dump, upload and deep verify
+ * before the alert; `logs` (weekly) promises 8d, a day for the run and a re-run. `critical`
+ * every 10 minutes leaves 5 minutes of its 15.
+ */
 export const DEFAULT_TIERS = {
   critical: { rpo: '15m', rto: '1h', schedule: '*/10 * * * *', retention: '7years' },
-  important: { rpo: '24h', rto: '4h', schedule: '0 2 * * *', retention: '1year' },
-  logs: { rpo: '7d', rto: '24h', schedule: '0 3 * * 0', retention: '90days' },
+  important: { rpo: '26h', rto: '4h', schedule: '0 2 * * *', retention: '1year' },
+  logs: { rpo: '8d', rto: '24h', schedule: '0 3 * * 0', retention: '90days' },
   temporary: { backup: 'none' as const, retention: '7days' },
 };
 

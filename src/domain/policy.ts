@@ -1,3 +1,4 @@
+// Tiers and labels → the policy of one asset, and the RPO rule every report and alert applies.
 import { parseRetention, RETENTION_FORMAT, type RetentionPeriod } from './duration.js';
 
 /** Values of the `backup` label (DESIGN §1). */
@@ -92,4 +93,13 @@ export function readPolicyLabels(
       protected: schedule !== undefined,
     },
   };
+}
+
+/**
+ * The RPO rule (DESIGN §6): an asset meets its RPO while its newest *verified* backup (proven
+ * restorable by a deep verify, not merely uploaded) is no older than the RPO. The RPO monitor
+ * alerts on it and `status` shows it, so the state column and the alert never disagree.
+ */
+export function rpoBreached(rpoMs: number, newestVerifiedAt: Date | undefined, now: Date): boolean {
+  return newestVerifiedAt === undefined || now.getTime() - newestVerifiedAt.getTime() > rpoMs;
 }

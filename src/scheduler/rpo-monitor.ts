@@ -1,5 +1,7 @@
+// Every minute: RPO and missed-schedule breaches, alerted once and their recovery once.
 import { previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
+import { rpoBreached } from '../domain/policy.js';
 import type { Engine } from '../engine/engine.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { AlertRecord } from '../ports/state-store.js';
@@ -45,7 +47,7 @@ export class RpoMonitor {
       const rpo = asset.policy.rpoMs;
       if (rpo !== undefined) {
         const age = verified ? now.getTime() - verified.createdAt.getTime() : undefined;
-        if (age === undefined || age > rpo) {
+        if (rpoBreached(rpo, verified?.createdAt, now)) {
           const detail =
             age === undefined
               ? `${asset.name} has no verified backup (RPO ${formatSpan(rpo)})${newest ? `; newest unverified: ${newest.id}` : ''}${errorNote}`

@@ -173,8 +173,11 @@ describe('drbot backup all on the seed scenario', () => {
     expect(res.stdout).toMatch(
       /mysql-prod-data \(used by mysql-prod\) — data directory of database mysql-prod/,
     );
+    // Not deep-verified yet, so outside its RPO by the rule the RPO monitor alerts on.
     expect(res.stdout).toMatch(
-      new RegExp(`app-data\\s+volume\\s+critical\\s+realtime\\s+7 years\\s+15m\\s+${setId}\\s+\\S+.*ok`),
+      new RegExp(
+        `app-data\\s+volume\\s+critical\\s+realtime\\s+7 years\\s+15m\\s+${setId}\\s+\\S+.*BREACH\\s+never`,
+      ),
     );
   });
 

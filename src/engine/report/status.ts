@@ -1,10 +1,17 @@
+// `status`: every asset's newest and newest verified backup, and its state against the RPO.
 import type { Asset } from '../../domain/assets.js';
 import type { InvalidAsset, UnprotectedVolume } from '../../domain/inventory.js';
+import { rpoBreached } from '../../domain/policy.js';
 import { isDeepVerified, newestPerAsset } from '../catalog/catalog.js';
 import { loadInventory } from '../catalog/inventory.js';
 import type { EngineDeps } from '../deps.js';
 
-export type ProtectionState = 'ok' | 'breach' | 'never' | 'excluded' | 'no-rpo';
+/**
+ * Where an asset stands: `breach` exactly when the RPO monitor alerts (no verified backup within
+ * the RPO); `unverified` when it is within its RPO but a newer set still awaits its deep verify;
+ * `ok` when its newest set is verified and within the RPO.
+ */
+export type ProtectionState = 'ok' | 'unverified' | 'breach' | 'never' | 'excluded' | 'no-rpo';
 
 export interface AssetStatus {
   asset: Asset;
@@ -25,8 +32,8 @@ export interface StatusReport {
 }
 
 /**
- * What is protected and how well: every asset with its tier, newest complete set and its age
- * against the RPO; unprotected volumes; assets whose labels are wrong.
+ * What is protected and how well: every asset with its tier, newest complete set, newest
+ * verified set and its age against the RPO; unprotected volumes; assets whose labels are wrong.
  */
 export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
   const now = deps.clock.now();
@@ -52,7 +59,9 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
     if (!asset.policy.protected) state = 'excluded';
     else if (!newest) state = 'never';
     else if (asset.policy.rpoMs === undefined) state = 'no-rpo';
-    else state = newest.ageMs > asset.policy.rpoMs ? 'breach' : 'ok';
+    // The newest *verified* set decides, as for the RPO monitor: an upload alone proves nothing.
+    else if (rpoBreached(asset.policy.rpoMs, verifiedSet?.createdAt, now)) state = 'breach';
+    else state = verifiedSet?.id === newestSet?.id ? 'ok' : 'unverified';
     let container: string | undefined;
     if (asset.kind === 'database') {
       const c = containers.find((x) => x.name === asset.container);
