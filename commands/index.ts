@@ -1,5 +1,6 @@
 import { backup } from './backup.js';
 import { cancel } from './cancel.js';
+import { catalog } from './catalog.js';
 import type { CommandDefinition } from './define.js';
 import { help } from './help.js';
 import { policy } from './policy.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly CommandDefinition<never>[] = [
   run,
   cancel,
   policy,
+  catalog,
 ] as unknown as CommandDefinition<never>[];
 
 export function findCommand(name: string): CommandDefinition<never> | undefined {

@@ -65,3 +65,8 @@ export const countArg = (fallback: number, max: number) =>
     .refine((n) => n >= 1 && n <= max, { message: `must be from 1 to ${max}` })
     .optional()
     .transform((n) => n ?? fallback);
+
+/** A target name for `--source`; whether it is configured is checked by the engine. */
+export const targetArg = z
+  .string()
+  .regex(/^(local|s3|offsite-\d+)$/, { message: 'must be a target name: local, s3 or offsite-<n>' });

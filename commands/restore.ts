@@ -1,16 +1,23 @@
+// `/dr restore`: the disaster-recovery run (two-person approval in Slack, --yes on a terminal).
 import { z } from 'zod';
 import { parseScope } from '../src/domain/restore-plan.js';
 import { defineCommand } from './define.js';
+import { targetArg } from './parse.js';
 import { restoreText } from './restore-format.js';
 
 export const restore = defineCommand({
   name: 'restore',
   summary:
     'Disaster recovery: assess → approve → verify → restore (after a safety snapshot) → resume → postmortem',
-  usage: 'restore full|db-only|<asset> [--from <set-id>] [--yes]',
+  usage: 'restore full|db-only|<asset> [--from <set-id>] [--source <target>] [--env-file <file>] [--yes]',
   positionals: ['target'],
   flags: {
     from: { type: 'string', description: 'restore from this set instead of the newest complete one' },
+    source: { type: 'string', description: 'read every artifact from this target (local, s3, offsite-1 …)' },
+    'env-file': {
+      type: 'string',
+      description: 'KEY=value file with secret values for containers a bare-host restore re-creates',
+    },
     yes: { type: 'boolean', description: 'approve the plan (command line and terminal only)' },
   },
   args: z.object({
@@ -21,6 +28,8 @@ export const restore = defineCommand({
       .string()
       .regex(/^set-[0-9a-z-]+$/, { message: 'must be a set id (set-…)' })
       .optional(),
+    source: targetArg.optional(),
+    'env-file': z.string().min(1).optional(),
     yes: z.boolean().default(false),
   }),
   access: { role: 'operator', destructive: true },
@@ -29,6 +38,8 @@ export const restore = defineCommand({
       scope: parseScope(args.target),
       from: args.from,
       requester,
+      ...(args.source ? { source: args.source } : {}),
+      ...(args['env-file'] ? { envFile: args['env-file'] } : {}),
       gate: gate({ yes: args.yes }),
       ...(observer ? { observer } : {}),
     });

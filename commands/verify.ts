@@ -1,15 +1,18 @@
+// `/dr verify`: re-read a set from every target (or one) and compare checksums; --deep restores it.
 import { z } from 'zod';
 import { defineCommand } from './define.js';
+import { targetArg } from './parse.js';
 import { verifyText } from './verify-format.js';
 
 export const verify = defineCommand({
   name: 'verify',
   summary:
     'Re-read a set from every target and compare checksums; --deep restores it into scratch and checks it',
-  usage: 'verify [set-id|latest] [--deep]',
+  usage: 'verify [set-id|latest] [--deep] [--source <target>]',
   positionals: ['set?'],
   flags: {
     deep: { type: 'boolean', description: 'restore into scratch containers/volumes and run sanity checks' },
+    source: { type: 'string', description: 'check and read only this target (local, s3, offsite-1 …)' },
   },
   args: z.object({
     set: z
@@ -17,6 +20,7 @@ export const verify = defineCommand({
       .regex(/^(latest|set-[0-9a-z-]+)$/, { message: 'must be a set id (set-…) or latest' })
       .default('latest'),
     deep: z.boolean().default(false),
+    source: targetArg.optional(),
   }),
   access: { role: 'operator', destructive: false },
   async run({ args, engine, requester, observer }) {
@@ -24,6 +28,7 @@ export const verify = defineCommand({
       set: args.set,
       deep: args.deep,
       requester,
+      ...(args.source ? { source: args.source } : {}),
       ...(observer ? { observer } : {}),
     });
     return {

@@ -1,3 +1,4 @@
+// Builds the adapters the config asks for and the engine on top of them.
 import { DockerRuntime } from './adapters/docker/docker-runtime.js';
 import { LocalDirTarget } from './adapters/local-dir/local-target.js';
 import { S3Target } from './adapters/s3/s3-target.js';
@@ -33,6 +34,7 @@ export function buildApp(
     store,
     clock: options.clock ?? systemClock,
     log,
+    env: process.env,
     ...(options.observer ? { observer: options.observer } : {}),
   });
   return { engine, close: () => store.close() };

@@ -6,6 +6,7 @@ import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { describeError, toAppError } from './errors.js';
 import { createSlackApp } from './front/slack/app.js';
+import { prepareEngine } from './front/startup.js';
 import { runTerminal } from './front/terminal.js';
 import { createLogger } from './log.js';
 
@@ -48,9 +49,9 @@ async function main(): Promise<number> {
     );
   };
   try {
-    const interrupted = await engine.recoverInterrupted();
-    for (const r of interrupted)
-      log.warn({ runId: r.id, kind: r.kind }, 'run was interrupted by a previous stop');
+    const notices = await prepareEngine(engine);
+    for (const n of notices)
+      (n.level === 'info' ? log.info.bind(log) : log.warn.bind(log))({ lines: n.lines }, n.title);
     const token = env.SLACK_BOT_TOKEN;
     if (token && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) {
       const front = createSlackApp({
@@ -64,21 +65,7 @@ async function main(): Promise<number> {
         ],
       });
       await front.start();
-      for (const r of interrupted) {
-        const snapshot =
-          typeof r.result.safetySetId === 'string'
-            ? ` Its safety snapshot ${r.result.safetySetId} is intact: \`/dr undo ${r.id}\` puts it back.`
-            : '';
-        const stopped =
-          Array.isArray(r.result.stopped) && r.result.stopped.length
-            ? ` It had stopped ${(r.result.stopped as string[]).join(', ')}.`
-            : '';
-        await front.notifier.alert({
-          title: `${r.id} (${r.kind} ${r.target}) was interrupted: drbot stopped while it ran`,
-          lines: [`${snapshot}${stopped}`.trim() || 'Nothing was left half-done that drbot knows of.'],
-          level: 'error',
-        });
-      }
+      for (const n of notices) await front.notifier.alert(n);
       const closeRoutes = front.http
         ? undefined
         : serveRoutes(Number(env.PORT ?? 3000), { '/metrics': metrics.handler, '/healthz': health });

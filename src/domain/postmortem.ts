@@ -1,3 +1,4 @@
+// The postmortem of a restore, rendered from its timeline and plan (pure: no I/O).
 import { formatSpan } from './duration.js';
 import type { RestorePlan } from './restore-plan.js';
 import type { Run, RunEvent } from './runs.js';
@@ -75,6 +76,10 @@ export function renderPostmortem(p: PostmortemInput): string {
   lines.push(
     `| RTO achieved | ${resumeEnd ? formatSpan(rtoAchieved) : `${formatSpan(rtoAchieved)} (services not confirmed up)`} — ${rtoVerdict}${waited ? `; ${formatSpan(waited)} of it waiting for approval` : ''} |`,
   );
+  if (plan?.rebuild) {
+    const sources = [...new Set(plan.assets.map((a) => a.readFrom))].join(', ');
+    lines.push(`| Recovery | bare host: containers, networks and volumes re-created; read from ${sources} |`);
+  }
   if (plan?.assets.length) {
     const worst = Math.max(...plan.assets.map((a) => a.lossWindowMs));
     lines.push(`| Data-loss window | up to ${formatSpan(worst)} (per asset below) |`);
@@ -102,6 +107,21 @@ export function renderPostmortem(p: PostmortemInput): string {
     }
     if (plan.stopContainers.length)
       lines.push('', `Containers stopped and started again: ${plan.stopContainers.join(', ')}.`);
+    const reasons = plan.assets.filter((a) => a.readReason).map((a) => `- ${cell(a.asset)}: ${a.readReason}`);
+    if (reasons.length) lines.push('', 'Why these copies were read:', '', ...reasons);
+    const r = plan.rebuild;
+    if (r) {
+      lines.push(
+        '',
+        `**Bare-host recovery**: what was missing was re-created from the host recorded in ${r.specSet}.`,
+        '',
+        `- Networks: ${r.networks.join(', ') || 'none'}`,
+        `- Empty volumes (database data directories, rebuilt from the dumps): ${r.volumes.join(', ') || 'none'}`,
+        `- Database containers: ${r.databases.join(', ') || 'none'}`,
+        `- Other containers, in order: ${r.containers.join(', ') || 'none'}`,
+        `- Secret values supplied (names only): ${r.secrets.join(', ') || 'none'}`,
+      );
+    }
     lines.push('');
   }
 

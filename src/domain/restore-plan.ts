@@ -1,3 +1,4 @@
+// Restore plans: what the assess stage decided, shown for approval and bound to it by a fingerprint.
 import { createHash } from 'node:crypto';
 import type { ArtifactKind, DbEngine } from './assets.js';
 
@@ -15,8 +16,10 @@ export interface PlannedAsset {
   sha256: string;
   size: number;
   engineVersion: string | undefined;
-  /** The target it will be read from (first with a confirmed copy). */
+  /** The target it will be read from (`--source`, or the first with a confirmed copy). */
   readFrom: string;
+  /** Why not an earlier target, when one was passed over ("local has no copy; …"). */
+  readReason?: string;
   /** now − set time: the writes that will be lost. */
   lossWindowMs: number;
   rpoMs: number | undefined;
@@ -29,6 +32,21 @@ export interface PlannedAsset {
   /** Volumes: whether it exists now (a missing one is recreated with its recorded labels). */
   exists?: boolean;
   labels?: Record<string, string>;
+}
+
+/** What a bare-host restore re-creates from the set's recorded host (names only, no values). */
+export interface HostRebuildPlan {
+  /** The set whose host.json is used. */
+  specSet: string;
+  networks: string[];
+  /** Volumes created empty (a database's data directory); restored volumes are not listed. */
+  volumes: string[];
+  /** Database containers created fresh before their dumps are loaded. */
+  databases: string[];
+  /** The other containers, in dependency order. */
+  containers: string[];
+  /** `container:VARIABLE` secret values the new containers get from drbot's env or --env-file. */
+  secrets: string[];
 }
 
 export interface RestorePlan {
@@ -44,6 +62,8 @@ export interface RestorePlan {
   diskFreeBytes: number | undefined;
   /** Things the approver should know (missing volumes, RPO breaches …). */
   notes: string[];
+  /** Present when the restore re-creates missing networks, volumes or containers. */
+  rebuild?: HostRebuildPlan;
   /** Binds an approval to exactly this plan. */
   fingerprint: string;
 }
@@ -55,6 +75,7 @@ export function planFingerprint(plan: Omit<RestorePlan, 'fingerprint'>): string 
     from: plan.from ?? null,
     assets: plan.assets.map((a) => [a.asset, a.setId, a.sha256, a.readFrom]),
     stop: plan.stopContainers,
+    ...(plan.rebuild ? { rebuild: plan.rebuild } : {}),
   };
   return createHash('sha256').update(JSON.stringify(essence)).digest('hex').slice(0, 16);
 }

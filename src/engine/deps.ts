@@ -1,3 +1,4 @@
+// The ports the engine is built on, handed in once by the wiring.
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { BackupTarget } from '../ports/backup-target.js';
@@ -16,4 +17,6 @@ export interface EngineDeps {
   clock: Clock;
   log: Logger;
   observer?: RunObserver;
+  /** drbot's own environment: secret values for containers a bare-host restore re-creates. */
+  env?: Record<string, string | undefined>;
 }

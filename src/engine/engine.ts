@@ -7,6 +7,7 @@ import type { AlertRecord, SetRecord } from '../ports/state-store.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup/backup.js';
 import { isDeepVerified, newestPerAsset } from './catalog/catalog.js';
 import { loadInventory } from './catalog/inventory.js';
+import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
 import { buildPolicy, type PolicyRow } from './report/policy.js';
 import { buildStatus, type StatusReport } from './report/status.js';
@@ -121,6 +122,33 @@ export class Engine {
           ? `${runId}: the approval request is withdrawn`
           : `${runId} will stop before its next stage`,
     };
+  }
+
+  /** `catalog rebuild`: reads the targets and adds what the catalog lacks (DESIGN §9). */
+  async rebuildCatalog(options: { source?: string } = {}): Promise<RebuildReport> {
+    const report = await rebuildCatalog(this.deps, options);
+    this.deps.log.info(
+      {
+        read: report.read,
+        unreachable: report.unreachable,
+        snapshot: report.snapshot?.setId,
+        added: report.added.length,
+        skipped: report.skipped,
+      },
+      'catalog rebuilt from the targets',
+    );
+    return report;
+  }
+
+  /**
+   * With an empty or new state file (a new host), rebuilds the catalog from the targets before
+   * anything answers, so `status`, `runs` and `restore` see the sets in the buckets. Returns
+   * the report when it rebuilt, undefined when the catalog already had something.
+   */
+  async ensureCatalog(): Promise<RebuildReport | undefined> {
+    if (!this.deps.store.isEmpty()) return undefined;
+    const report = await this.rebuildCatalog();
+    return report.snapshot || report.added.length ? report : undefined;
   }
 
   /** Records something that happened to a run from outside it (an approval click, a refusal). */

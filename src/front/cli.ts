@@ -1,3 +1,4 @@
+// The one-shot CLI: `drbot <subcommand> …` for cron, scripts and break-glass recovery.
 import { userInfo } from 'node:os';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config.js';
@@ -5,6 +6,7 @@ import { describeError, toAppError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { registerEnvironmentSecrets } from '../secrets.js';
 import { dispatch } from './dispatch.js';
+import { prepareEngine } from './startup.js';
 
 /**
  * `drbot <subcommand> …`: one command, then exit — for cron, scripts and break-glass recovery.
@@ -24,18 +26,9 @@ export async function runCli(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    for (const r of await app.engine.recoverInterrupted()) {
-      const stopped =
-        Array.isArray(r.result.stopped) && r.result.stopped.length
-          ? `; it had stopped ${(r.result.stopped as string[]).join(', ')}`
-          : '';
-      const snapshot =
-        typeof r.result.safetySetId === 'string'
-          ? `; safety snapshot ${r.result.safetySetId} is intact (drbot undo ${r.id} --yes)`
-          : '';
-      process.stderr.write(
-        `drbot: ${r.id} (${r.kind} ${r.target}) was interrupted: the process running it stopped${stopped}${snapshot}\n`,
-      );
+    if (words[0] !== 'help' && words[0] !== undefined) {
+      for (const n of await prepareEngine(app.engine, 'cli'))
+        process.stderr.write(`drbot: ${n.title}${n.lines.map((l) => `\n  ${l}`).join('')}\n`);
     }
     const reply = await dispatch(words, { engine: app.engine, requester: `cli:${safeUser()}`, log });
     if (json)

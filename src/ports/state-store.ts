@@ -49,6 +49,8 @@ export interface ArtifactMeta {
   engine?: string;
   image?: string;
   user?: string;
+  /** The name (never the value) of the container env variable holding the password. */
+  passwordEnv?: string;
 }
 
 /** `backup`: a restore point; `safety`: the state a restore replaced, kept for undo. */

@@ -9,7 +9,7 @@ const manifest = JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8'));
 
 /** Every `client.a.b(…)` / `client.a.b.c(…)` Web API call in the Slack adapter's source. */
 function webApiCallsInSource(): Set<string> {
-  const dir = join(root, 'src', 'adapters', 'slack');
+  const dir = join(root, 'src', 'front', 'slack');
   const found = new Set<string>();
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
     const src = readFileSync(join(dir, f), 'utf8');

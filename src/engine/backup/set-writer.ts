@@ -1,3 +1,4 @@
+// Writes one set: every artifact streamed to every target, confirmed, then SHA256SUMS and the manifest.
 import { pipeline } from 'node:stream/promises';
 
 import pLimit from 'p-limit';
@@ -8,6 +9,7 @@ import type { Logger } from '../../log.js';
 import type { BackupTarget, TargetWrite, WriteReceipt } from '../../ports/backup-target.js';
 import type { ArtifactMeta, SetPurpose, SetRecord } from '../../ports/state-store.js';
 import { buildManifest, writeManifest } from '../catalog/manifest.js';
+import { writeSidecars } from '../catalog/sidecars.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { type Compression, compressorFor } from '../streams/compressor.js';
@@ -115,9 +117,20 @@ export async function writeSet(
         `checksums confirmed for ${set.artifacts.length} artifact(s) on ${options.targets.map((t) => `${t.name} (${howConfirmed.get(t.name) ?? 'read back, sha256'})`).join(', ')}`,
       );
       const completedAt = clock.now();
-      const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt);
-      await Promise.all(options.targets.map((t) => writeManifest(t, set, manifest)));
+      // Complete in the catalog before the state is snapshotted, so the snapshot holds this
+      // set; the catch below marks it failed again if its manifest cannot be written.
       store.updateSet(setId, { status: 'complete', completedAt });
+      const files =
+        options.purpose === 'backup'
+          ? await writeSidecars(deps, ctx, {
+              setId,
+              at: options.at,
+              assets: options.assets,
+              targets: options.targets,
+            })
+          : [];
+      const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt, files);
+      await Promise.all(options.targets.map((t) => writeManifest(t, set, manifest)));
       ctx.info(
         `set ${setId} complete: ${artifacts.length} artifact(s) confirmed on ${options.targets.map((t) => t.name).join(', ')}`,
       );
@@ -146,6 +159,7 @@ async function metaOf(deps: EngineDeps, asset: Asset): Promise<ArtifactMeta> {
     container: asset.container,
     engine: asset.engine,
     user: asset.user,
+    passwordEnv: asset.passwordEnv,
     ...(c ? { image: c.image } : {}),
   };
 }
@@ -193,6 +207,7 @@ async function writeArtifact(
       hasher,
       new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
     );
+    ctx.watchBytes(inspector, { asset: asset.name, action: asset.kind === 'volume' ? 'archive' : 'dump' });
     const outcomes = await Promise.allSettled([flow, compression.done, source.finished]);
     if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
     const { engineVersion } = source.check({

@@ -1,7 +1,9 @@
+// manifest.json and SHA256SUMS: what every set says about itself, on every target.
 import { hostname } from 'node:os';
+import { z } from 'zod';
 import { setDirectory } from '../../domain/layout.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
-import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
+import type { ArtifactMeta, ArtifactRecord, SetPurpose, SetRecord } from '../../ports/state-store.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const SUMS_FILE = 'SHA256SUMS';
@@ -16,6 +18,8 @@ export interface Manifest {
   host: string;
   createdAt: string;
   completedAt: string | null;
+  /** `backup` (a restore point) or `safety` (what a restore replaced); older sets: backup. */
+  purpose?: SetPurpose;
   artifacts: Array<{
     asset: string;
     kind: ArtifactRecord['kind'];
@@ -27,12 +31,28 @@ export interface Manifest {
     engineVersion: string | null;
     startedAt: string;
     endedAt: string | null;
+    /** What a restore needs to re-create the asset (labels, container, engine, user); no secrets. */
+    meta?: ArtifactMeta;
   }>;
+  /** Files beside the artifacts that describe the host and drbot's state (DESIGN §9). */
+  files?: SidecarFile[];
   /** Artifacts removed by retention since the set was written. */
   pruned: Array<{ asset: string; file: string; prunedAt: string }>;
 }
 
-export function buildManifest(set: SetRecord, completedAt: Date | undefined): Manifest {
+/** A file of the set that is not an artifact: the host spec, drbot's state snapshot. */
+export interface SidecarFile {
+  file: string;
+  role: 'host-spec' | 'state-snapshot';
+  size: number;
+  sha256: string;
+}
+
+export function buildManifest(
+  set: SetRecord,
+  completedAt: Date | undefined,
+  files: SidecarFile[] = [],
+): Manifest {
   const live = set.artifacts.filter((a) => a.status === 'complete');
   return {
     format: MANIFEST_FORMAT,
@@ -42,6 +62,7 @@ export function buildManifest(set: SetRecord, completedAt: Date | undefined): Ma
     host: hostname(),
     createdAt: set.createdAt.toISOString(),
     completedAt: completedAt?.toISOString() ?? null,
+    purpose: set.purpose,
     artifacts: live.map((a) => ({
       asset: a.asset,
       kind: a.kind,
@@ -53,7 +74,9 @@ export function buildManifest(set: SetRecord, completedAt: Date | undefined): Ma
       engineVersion: a.engineVersion ?? null,
       startedAt: a.startedAt.toISOString(),
       endedAt: a.endedAt?.toISOString() ?? null,
+      meta: a.meta,
     })),
+    files,
     pruned: set.artifacts
       .filter((a) => a.status === 'pruned')
       .map((a) => ({ asset: a.asset, file: a.file, prunedAt: (a.prunedAt ?? new Date(0)).toISOString() })),
@@ -62,7 +85,17 @@ export function buildManifest(set: SetRecord, completedAt: Date | undefined): Ma
 
 /** `sha256sum -c` format: `<hex>  <file>`, run inside the set's directory. */
 export function buildSums(manifest: Manifest): string {
-  return manifest.artifacts.map((a) => `${a.sha256}  ${a.file}\n`).join('');
+  return [...manifest.artifacts, ...(manifest.files ?? [])].map((a) => `${a.sha256}  ${a.file}\n`).join('');
+}
+
+/** `sha256sum` lines back into file → hash. */
+export function parseSums(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
+    if (m) out.set(m[2] as string, m[1] as string);
+  }
+  return out;
 }
 
 /** Writes SHA256SUMS, then manifest.json — the manifest last, as the mark of a finished set. */
@@ -70,4 +103,63 @@ export async function writeManifest(target: BackupTarget, set: SetRecord, manife
   const dir = setDirectory(set.id, set.createdAt);
   await target.put(`${dir}/${SUMS_FILE}`, buildSums(manifest));
   await target.put(`${dir}/${MANIFEST_FILE}`, `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+const manifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  setId: z.string(),
+  runId: z.string(),
+  host: z.string(),
+  createdAt: z.iso.datetime(),
+  completedAt: z.iso.datetime().nullable(),
+  purpose: z.enum(['backup', 'safety']).optional(),
+  artifacts: z.array(
+    z.object({
+      asset: z.string(),
+      kind: z.enum(['mysql-dump', 'postgres-dump', 'volume-tar']),
+      file: z.string(),
+      size: z.number(),
+      rawSize: z.number().nullable(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      compression: z.string(),
+      engineVersion: z.string().nullable(),
+      startedAt: z.iso.datetime(),
+      endedAt: z.iso.datetime().nullable(),
+      meta: z.record(z.string(), z.unknown()).optional(),
+    }),
+  ),
+  files: z
+    .array(
+      z.object({
+        file: z.string(),
+        role: z.enum(['host-spec', 'state-snapshot']),
+        size: z.number(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      }),
+    )
+    .optional(),
+  pruned: z.array(z.object({ asset: z.string(), file: z.string(), prunedAt: z.string() })).optional(),
+});
+
+/** Parses a manifest read from a target; the error names what is wrong with it. */
+export function parseManifest(text: string): Manifest {
+  const parsed = manifestSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`not a drbot manifest: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+  }
+  const m = parsed.data;
+  return { ...m, id: m.setId, pruned: m.pruned ?? [] } as Manifest;
+}
+
+/** Reads a whole small object from a target as text. */
+export async function readText(target: BackupTarget, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await target.read(key)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The manifest of the set in `dir` on a target. */
+export async function readManifest(target: BackupTarget, dir: string): Promise<Manifest> {
+  return parseManifest(await readText(target, `${dir}/${MANIFEST_FILE}`));
 }

@@ -1,3 +1,4 @@
+// Retention: deletes expired artifacts from every target, never an asset's last good backup.
 import { artifactKey, setDirectory } from '../../domain/layout.js';
 import { planPrune, type RetainedArtifact } from '../../domain/retention.js';
 import { describeError, ErrorCode, externalError } from '../../errors.js';
@@ -5,7 +6,7 @@ import type { SetRecord } from '../../ports/state-store.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { loadInventory } from './inventory.js';
-import { buildManifest, MANIFEST_FILE, SUMS_FILE, writeManifest } from './manifest.js';
+import { buildManifest, MANIFEST_FILE, readManifest, writeManifest } from './manifest.js';
 
 export interface PruneReport {
   deleted: Array<{ setId: string; asset: string }>;
@@ -86,9 +87,13 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
     const remaining = set.artifacts.filter((a) => a.status === 'complete');
     for (const t of targets) {
       try {
-        if (remaining.length) await writeManifest(t, set, buildManifest(set, set.completedAt));
-        else {
-          await t.delete(`${dir}/${SUMS_FILE}`);
+        if (remaining.length) {
+          const files = (await readManifest(t, dir).catch(() => undefined))?.files ?? [];
+          await writeManifest(t, set, buildManifest(set, set.completedAt, files));
+        } else {
+          // The manifest goes last, as it came last: until then the set still describes itself.
+          const keys = await t.list(`${dir}/`);
+          for (const k of keys.filter((k) => !k.endsWith(`/${MANIFEST_FILE}`))) await t.delete(k);
           await t.delete(`${dir}/${MANIFEST_FILE}`);
         }
       } catch (err) {

@@ -41,6 +41,7 @@ export async function restoreDatabase(
   const { stream } = await openArtifact(deps, set, artifact, only);
   const sql = stream.pipe(createGunzip());
   stream.once('error', (err) => sql.destroy(err));
+  ctx.watchBytes(stream, { asset: a.asset, action: 'load', total: artifact.size });
   const t0 = Date.now();
   const contents = await restoreDump(target, sql, {
     engineVersion: a.engineVersion,
@@ -67,7 +68,8 @@ export async function restoreVolume(
   const staging = scratchName(ctx.run.id, a.asset, 'restore');
   try {
     await deps.runtime.createVolume(staging, { [SCRATCH_LABEL]: ctx.run.id });
-    const { expected } = await extractInto(deps, set, artifact, staging);
+    const from = deps.targets.find((t) => t.name === a.readFrom);
+    const { expected } = await extractInto(deps, set, artifact, staging, from);
     const staged = await deps.runtime.exportVolume(staging);
     const [stagedIndex] = await Promise.all([indexTar(staged.stream), staged.done]);
     const stagedDiff = compareTarIndexes(expected, stagedIndex);

@@ -1,3 +1,4 @@
+// The disaster-recovery run: assess → assemble → verify → restore → resume → postmortem.
 import { parseSpan } from '../../domain/duration.js';
 import { renderPostmortem } from '../../domain/postmortem.js';
 import { type RestorePlan, type RestoreScope, scopeLabel } from '../../domain/restore-plan.js';
@@ -5,11 +6,13 @@ import type { Run } from '../../domain/runs.js';
 import { describeError, ErrorCode, externalError, toAppError, userError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
 import { loadInventory } from '../catalog/inventory.js';
+import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
 import type { ApprovalDecision, ApprovalGate } from '../runs/approval.js';
 import { acquireAssets } from '../runs/locks.js';
 import { combineObservers, RunContext, type RunObserver } from '../runs/run-context.js';
 import { checkOnTarget } from '../verify/verify.js';
+import { createContainers, createInfrastructure, loadHostSpec, readEnvFile } from './bare-host.js';
 import { buildPlan, scopeAssets } from './restore-plan.js';
 import { restoreDatabase, restoreVolume } from './restore-steps.js';
 import { startAgain, waitReady } from './resume.js';
@@ -27,6 +30,10 @@ export interface RestoreRequest {
   undoOf?: string;
   /** Exactly these assets instead of the scope's (undo: what the snapshot holds). */
   only?: string[];
+  /** `--source <target>`: read every artifact from this target. */
+  source?: string;
+  /** `--env-file FILE`: secret values for containers a bare-host restore re-creates. */
+  envFile?: string;
   observer?: RunObserver;
 }
 
@@ -106,6 +113,7 @@ async function restoreRun(
   const stopped: string[] = [];
   const extras: Record<string, string[]> = {};
   let touched = false;
+  const envFile = await readEnvFile(req.envFile);
   try {
     const plan = await ctx.stage('assess', async () => {
       const p = await buildPlan(deps, {
@@ -116,6 +124,8 @@ async function restoreRun(
         containers,
         volumes: volumeNames,
         only: req.only,
+        source: req.source,
+        envFile,
       });
       for (const a of p.assets) {
         ctx.info(
@@ -152,6 +162,8 @@ async function restoreRun(
           containers: cs,
           volumes: new Set(vs.map((v) => v.name)),
           only: req.only,
+          source: req.source,
+          envFile,
         });
       };
       const d = await req.gate.decide(run, plan, replan);
@@ -204,12 +216,42 @@ async function restoreRun(
         ctx.info(`stopped ${name}`);
       }
       touched = true;
-      for (const a of plan.assets.filter((x) => x.kind === 'database'))
-        await restoreDatabase(deps, ctx, planSets.get(a.setId) as SetRecord, a);
-      for (const a of plan.assets.filter((x) => x.kind === 'volume')) {
-        const r = await restoreVolume(deps, ctx, planSets.get(a.setId) as SetRecord, a);
-        extras[a.asset] = r.extras;
+      const volumes = async () => {
+        for (const a of plan.assets.filter((x) => x.kind === 'volume')) {
+          const r = await restoreVolume(deps, ctx, planSets.get(a.setId) as SetRecord, a);
+          extras[a.asset] = r.extras;
+        }
+      };
+      const databases = async () => {
+        for (const a of plan.assets.filter((x) => x.kind === 'database'))
+          await restoreDatabase(deps, ctx, planSets.get(a.setId) as SetRecord, a);
+      };
+      if (!plan.rebuild) {
+        await databases();
+        await volumes();
+        return;
       }
+      // A bare host: networks → volumes → volume data → fresh database containers with their
+      // dumps → the other containers, in dependency order.
+      const rebuild = plan.rebuild;
+      const spec = await loadHostSpec(
+        deps.store.getSet(rebuild.specSet) as SetRecord,
+        req.source ? [targetNamed(deps, req.source)] : deps.targets,
+      );
+      if (!spec)
+        throw externalError(
+          ErrorCode.RESTORE_FAILED,
+          `the host spec of ${rebuild.specSet} can no longer be read`,
+          {
+            step: 'restore',
+          },
+        );
+      const env = { ...deps.env, ...envFile };
+      await createInfrastructure(deps, ctx, spec.spec, rebuild);
+      await volumes();
+      await createContainers(deps, ctx, spec.spec, rebuild.databases, env);
+      await databases();
+      await createContainers(deps, ctx, spec.spec, rebuild.containers, env);
     });
 
     await ctx.stage('resume', async () => {

@@ -1,3 +1,4 @@
+// The resume stage: start what the restore stopped, then wait for readiness by polling.
 import { parseSpan } from '../../domain/duration.js';
 import type { RestorePlan } from '../../domain/restore-plan.js';
 import { ErrorCode, externalError } from '../../errors.js';
@@ -25,7 +26,7 @@ export async function waitReady(deps: EngineDeps, ctx: RunContext, plan: Restore
       { asset: a.asset },
     );
   }
-  for (const name of plan.stopContainers) {
+  for (const name of [...plan.stopContainers, ...(plan.rebuild?.containers ?? [])]) {
     const started = Date.now();
     let problem = await serviceReady(deps, name);
     while (problem && Date.now() - started < timeout) {

@@ -21,7 +21,10 @@ export async function safetySnapshot(
 ): Promise<string | undefined> {
   const byName = new Map(live.map((a) => [a.name, a]));
   const assets: Asset[] = [];
-  for (const a of plan.assets) {
+  // Databases whose containers a bare-host restore creates have no current state to save.
+  const created = new Set(plan.rebuild?.databases ?? []);
+  const existing = plan.assets.filter((a) => !(a.kind === 'database' && created.has(a.container ?? '')));
+  for (const a of existing) {
     const current = byName.get(a.asset);
     if (a.kind === 'volume' && !a.exists) continue;
     if (current) assets.push(current);
@@ -48,7 +51,7 @@ export async function safetySnapshot(
     }
   }
   // A database can only be dumped while its server runs.
-  for (const a of plan.assets.filter((x) => x.kind === 'database')) {
+  for (const a of existing.filter((x) => x.kind === 'database')) {
     await deps.runtime.startContainer(a.container as string);
     await waitForDatabase(
       await liveDbTarget(deps, a),

@@ -1,3 +1,4 @@
+// Deep verify: restore an artifact into scratch (a container or a volume) and run sanity checks.
 import { PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
@@ -8,6 +9,7 @@ import {
 } from '../../domain/assets.js';
 import { parseSpan } from '../../domain/duration.js';
 import { ErrorCode, externalError, inContext, scrubbedError } from '../../errors.js';
+import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { registerSecret } from '../../secrets.js';
 import { openArtifact } from '../catalog/artifact-read.js';
@@ -38,10 +40,11 @@ export async function deepVerifyArtifact(
   ctx: RunContext,
   set: SetRecord,
   artifact: ArtifactRecord,
+  source?: BackupTarget,
 ): Promise<DeepResult> {
   return artifact.kind === 'volume-tar'
-    ? deepVerifyVolume(deps, ctx, set, artifact)
-    : deepVerifyDatabase(deps, ctx, set, artifact);
+    ? deepVerifyVolume(deps, ctx, set, artifact, source)
+    : deepVerifyDatabase(deps, ctx, set, artifact, source);
 }
 
 async function deepVerifyDatabase(
@@ -49,6 +52,7 @@ async function deepVerifyDatabase(
   ctx: RunContext,
   set: SetRecord,
   artifact: ArtifactRecord,
+  readFrom: BackupTarget | undefined,
 ): Promise<DeepResult> {
   const engine = artifact.meta.engine as DbEngine | undefined;
   if (!engine || !(DB_ENGINES as readonly string[]).includes(engine)) {
@@ -97,7 +101,7 @@ async function deepVerifyDatabase(
       deps.clock,
       parseSpan(deps.config.verify.readinessTimeout) ?? 180_000,
     );
-    const { stream, target: from } = await openArtifact(deps, set, artifact);
+    const { stream, target: from } = await openArtifact(deps, set, artifact, readFrom);
     const sql = stream.pipe(createGunzip());
     stream.once('error', (err) => sql.destroy(err));
     const contents = await restoreDump(target, sql, {
@@ -137,12 +141,13 @@ async function deepVerifyVolume(
   ctx: RunContext,
   set: SetRecord,
   artifact: ArtifactRecord,
+  source: BackupTarget | undefined,
 ): Promise<DeepResult> {
   const name = scratchName(ctx.run.id, artifact.asset, 'verify');
   const started = Date.now();
   try {
     await deps.runtime.createVolume(name, { [SCRATCH_LABEL]: ctx.run.id });
-    const { expected, from } = await extractInto(deps, set, artifact, name);
+    const { expected, from } = await extractInto(deps, set, artifact, name, source);
     const exported = await deps.runtime.exportVolume(name);
     const [actual] = await Promise.all([indexTar(exported.stream), exported.done]);
     const diff = compareTarIndexes(expected, actual);
@@ -174,8 +179,9 @@ export async function extractInto(
   set: SetRecord,
   artifact: ArtifactRecord,
   volume: string,
+  from?: BackupTarget,
 ) {
-  const { stream, target } = await openArtifact(deps, set, artifact);
+  const { stream, target } = await openArtifact(deps, set, artifact, from);
   const tar = stream.pipe(createGunzip());
   stream.once('error', (err) => tar.destroy(err));
   const toIndex = new PassThrough({ highWaterMark: 1 << 20 });

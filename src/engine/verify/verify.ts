@@ -1,8 +1,11 @@
+// verify and test runs: re-read artifacts from every target, and deep-verify them in scratch.
 import { artifactKey } from '../../domain/layout.js';
 import type { Run } from '../../domain/runs.js';
 import { describeError, ErrorCode, toAppError, userError } from '../../errors.js';
+import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { loadInventory } from '../catalog/inventory.js';
+import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
 import { combineObservers, RunContext, type RunObserver } from '../runs/run-context.js';
 import { hashStream } from '../streams/streams.js';
@@ -112,10 +115,12 @@ function storedOn(a: ArtifactRecord): string[] {
  */
 export async function runVerify(
   deps: EngineDeps,
-  request: { set: string; deep: boolean; requester: string; observer?: RunObserver },
+  request: { set: string; deep: boolean; requester: string; observer?: RunObserver; source?: string },
 ): Promise<VerifyOutcome> {
+  const source = request.source ? targetNamed(deps, request.source) : undefined;
   const set = resolveSet(deps, request.set);
   return verifyArtifacts(deps, {
+    ...(source ? { source } : {}),
     kind: 'verify',
     target: set.id,
     requester: request.requester,
@@ -163,6 +168,8 @@ async function verifyArtifacts(
     items: Array<{ set: SetRecord; artifact: ArtifactRecord }>;
     missing?: string[];
     observer?: RunObserver;
+    /** `--source`: check and read only this target. */
+    source?: BackupTarget;
   },
 ): Promise<VerifyOutcome> {
   const { store, clock } = deps;
@@ -189,7 +196,9 @@ async function verifyArtifacts(
     await ctx.stage('checksums', async () => {
       for (const { set, artifact } of job.items) {
         const checks = await Promise.all(
-          storedOn(artifact).map((t) => checkOnTarget(deps, set, artifact, t)),
+          (job.source ? [job.source.name] : storedOn(artifact)).map((t) =>
+            checkOnTarget(deps, set, artifact, t),
+          ),
         );
         outcome.checks.push(...checks);
         const bad = checks.filter((c) => !c.ok);
@@ -215,7 +224,7 @@ async function verifyArtifacts(
           if (outcome.failures.some((f) => f.startsWith(`${artifact.asset} (`))) continue; // its checksum already failed
           const t0 = Date.now();
           try {
-            const r = await deepVerifyArtifact(deps, ctx, set, artifact);
+            const r = await deepVerifyArtifact(deps, ctx, set, artifact, job.source);
             outcome.deep.push({
               asset: artifact.asset,
               setId: set.id,
