@@ -1,7 +1,9 @@
+// The configuration: YAML + environment → a validated, frozen Config; errors name key, value, allowed.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { ASSET_NAME, ASSET_NAME_RULE, ENV_NAME } from './domain/assets.js';
 import { isValidCron } from './domain/cron.js';
 import { parseRetention, parseSpan, RETENTION_FORMAT, SPAN_FORMAT } from './domain/duration.js';
 import type { Tier } from './domain/policy.js';
@@ -15,9 +17,40 @@ const retention = z
 const cron = z
   .string()
   .refine(isValidCron, { message: 'must be a 5-field cron expression, e.g. "0 2 * * *"' });
-const name = z
+const name = z.string().regex(ASSET_NAME, { message: `must be ${ASSET_NAME_RULE}` });
+
+/** The longest delay a Node.js timer can wait (2^31-1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerSpan = span.refine((v) => (parseSpan(v) ?? 0) <= MAX_TIMER_MS, {
+  message: 'must be at most 24d: a timer cannot wait longer than 2^31-1 ms (about 24.8 days)',
+});
+
+/** Who may do what in Slack: user ids (`U…`, `W…`) and user-group ids (`S…`), as Slack writes them. */
+const slackPrincipal = z.string().regex(/^[UWS][A-Z0-9]{2,}$/, {
+  message: 'must be a Slack user id (U…/W…) or user-group id (S…), e.g. U0123ABCD',
+});
+
+/** `host:port` or `[ipv6]:port`, for servers drbot runs (the metrics listener). */
+export const LISTEN_FORMAT = 'host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (port 0–65535)';
+
+/** Parses a listen address; undefined when malformed. */
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text.trim());
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!host || !Number.isInteger(port) || port > 65535) return undefined;
+  return { host, port };
+}
+const listenAddress = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: 'must be letters, digits, _ . - (max 128)' });
+  .refine((v) => parseListenAddress(v) !== undefined, { message: `must be ${LISTEN_FORMAT}` });
+
+/**
+ * Where `/metrics` and `/healthz` are served when the config does not say. Loopback: they tell
+ * anyone who can reach them which assets exist and how old their backups are, and `/healthz`
+ * pings the Docker engine; they have no business on the port Slack reaches.
+ */
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
 
 const s3Target = z
   .object({
@@ -68,10 +101,7 @@ const database = z
     engine: z.enum(['mysql', 'mariadb', 'postgres']),
     tier: z.string(),
     user: z.string().optional(),
-    passwordEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be an environment variable name' })
-      .optional(),
+    passwordEnv: z.string().regex(ENV_NAME, { message: 'must be an environment variable name' }).optional(),
     retention: retention.optional(),
   })
   .strict();
@@ -186,14 +216,40 @@ const configSchema = z
       .object({
         reportsChannel: z.string().optional(),
         alertsChannel: z.string().optional(),
-        approvers: z.array(z.string()).default([]),
-        operators: z.array(z.string()).default([]),
-        approvalTimeout: span.default('30m'),
+        /** Who may approve restores; the Slack app refuses to start without one (requireSlackAccess). */
+        approvers: z.array(slackPrincipal).default([]),
+        /**
+         * Who may run operator commands from Slack. Empty refuses them all: DESIGN §4 once read
+         * "empty = any member", which left every member of the workspace able to back up,
+         * verify, test, cancel and request restores; access is now granted, never assumed.
+         */
+        operators: z.array(slackPrincipal).default([]),
+        approvalTimeout: timerSpan.default('30m'),
+        /** The workspace (`T…`, or an Enterprise org `E…`) every request must come from; unset: not checked. */
+        teamId: z
+          .string()
+          .regex(/^[TE][A-Z0-9]{2,}$/, { message: 'must be a Slack team id (T…) or org id (E…)' })
+          .optional(),
+        /** This Slack app's id (`A…`, in the app's settings); unset: not checked. */
+        appId: z
+          .string()
+          .regex(/^A[A-Z0-9]{2,}$/, { message: 'must be a Slack app id (A…)' })
+          .optional(),
         /** Post backup reports as one digest on this schedule instead of one per backup. */
         digest: cron.optional(),
       })
       .strict()
       .default({ approvers: [], operators: [], approvalTimeout: '30m' }),
+    metrics: z
+      .object({
+        /**
+         * Where `/metrics` and `/healthz` listen (`DRBOT_METRICS_LISTEN` wins). The Slack app
+         * serves them on DEFAULT_METRICS_LISTEN when unset; the terminal session only when set.
+         */
+        listen: listenAddress.optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
@@ -332,8 +388,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return withEnv(buildConfig(doc, path), env);
 }
 
-/** DOCKER_HOST wins over the file (DESIGN §4). */
+/** DOCKER_HOST (DESIGN §4) and DRBOT_METRICS_LISTEN win over the file. */
 function withEnv(config: Config, env: NodeJS.ProcessEnv): Config {
-  if (!env.DOCKER_HOST) return config;
-  return Object.freeze({ ...config, docker: { host: env.DOCKER_HOST } });
+  const listen = env.DRBOT_METRICS_LISTEN;
+  if (listen !== undefined && parseListenAddress(listen) === undefined) {
+    throw new AppError(
+      ErrorCode.CONFIG_INVALID,
+      'user',
+      `invalid environment: DRBOT_METRICS_LISTEN: ${JSON.stringify(listen)} — must be ${LISTEN_FORMAT}`,
+    );
+  }
+  if (!env.DOCKER_HOST && listen === undefined) return config;
+  return Object.freeze({
+    ...config,
+    // The rest of the docker section (helperImage) stays as the file says.
+    ...(env.DOCKER_HOST ? { docker: { ...config.docker, host: env.DOCKER_HOST } } : {}),
+    ...(listen !== undefined ? { metrics: { ...config.metrics, listen } } : {}),
+  });
+}
+
+/**
+ * What the Slack app needs before it may start (the terminal and the CLI do not): an approver,
+ * or no restore asked for in Slack could ever be approved. Throws CONFIG_INVALID naming the key.
+ * An empty `slack.operators` does not stop start-up (read-only commands still work); the app
+ * refuses operator commands and says how to configure them.
+ */
+export function requireSlackAccess(config: Config): void {
+  if (config.slack.approvers.length) return;
+  throw new AppError(
+    ErrorCode.CONFIG_INVALID,
+    'user',
+    `invalid configuration${config.source ? ` in ${config.source}` : ''} for the Slack app:\n  - slack.approvers: [] — must list at least one Slack user id (U…/W…) or user-group id (S…) who may approve restores, e.g. approvers: [U0123ABCD]`,
+  );
 }

@@ -1,4 +1,15 @@
+// Assets (volumes and databases) and the rules on their names and artifact files.
 import type { EffectivePolicy } from './policy.js';
+
+/**
+ * What an asset name may be, from the config or a `dr.name` label. The name becomes a file
+ * name, an S3 key, a line of SHA256SUMS and text in Slack messages: a newline would forge a
+ * checksum line, `<!channel>` would page a whole channel.
+ */
+export const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const ASSET_NAME_RULE = 'letters, digits, _ . - (max 128)';
+/** An environment variable name (`passwordEnv`, `dr.password-env`). */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const DB_ENGINES = ['mysql', 'mariadb', 'postgres'] as const;
 export type DbEngine = (typeof DB_ENGINES)[number];

@@ -1,11 +1,15 @@
+// The inventory: what the Docker engine and the config hold, classified into assets (pure).
 import type { ContainerInfo, VolumeInfo } from '../ports/container-runtime.js';
 import {
+  ASSET_NAME,
+  ASSET_NAME_RULE,
   type Asset,
   type DatabaseAsset,
   DB_ENGINES,
   type DbEngine,
   DEFAULT_DB_USER,
   DEFAULT_PASSWORD_ENV,
+  ENV_NAME,
   type VolumeAsset,
 } from './assets.js';
 import { parseRetention } from './duration.js';
@@ -84,13 +88,30 @@ export function buildInventory(input: {
   for (const c of containers) {
     const engine = c.labels['dr.engine'];
     if (engine === undefined || declaredContainers.has(c.name)) continue;
-    const name = c.labels['dr.name'] ?? c.name;
+    const label = c.labels['dr.name'];
+    // A label is anyone's free text; until it passes the name rule, the container's own name
+    // (which Docker already restricts) stands for the database in every message.
+    const name = label !== undefined && ASSET_NAME.test(label) ? label : c.name;
+    const labelProblems = [
+      ...(label !== undefined && !ASSET_NAME.test(label)
+        ? [`label dr.name=${shown(label)} on container ${c.name} is not allowed: must be ${ASSET_NAME_RULE}`]
+        : []),
+      ...(c.labels['dr.password-env'] !== undefined && !ENV_NAME.test(c.labels['dr.password-env'])
+        ? [
+            `label dr.password-env=${shown(c.labels['dr.password-env'])} on container ${c.name} is not allowed: must be an environment variable name`,
+          ]
+        : []),
+    ];
+    if (labelProblems.length) {
+      invalid.push({ name, kind: 'database', problems: labelProblems });
+      continue;
+    }
     if (!(DB_ENGINES as readonly string[]).includes(engine)) {
       invalid.push({
         name,
         kind: 'database',
         problems: [
-          `label dr.engine='${engine}' on container ${c.name} is not allowed (allowed: ${DB_ENGINES.join(', ')})`,
+          `label dr.engine=${shown(engine)} on container ${c.name} is not allowed (allowed: ${DB_ENGINES.join(', ')})`,
         ],
       });
       continue;
@@ -190,4 +211,14 @@ function volumeAsset(
   if (!reading.ok)
     return { name: v.name, kind: 'volume', problems: reading.problems.map((p) => `volume ${v.name}: ${p}`) };
   return { kind: 'volume', name: v.name, volume: v.name, labels: v.labels, usedBy, policy: reading.policy };
+}
+
+/**
+ * A label value as messages may show it: quoted, at most 40 characters, and anything but
+ * letters, digits, spaces and `_ . - = :` shown as `?` — the value is what failed validation,
+ * so it must not carry mrkdwn (`<!channel>`) or newlines into Slack or the logs.
+ */
+function shown(value: string): string {
+  const safe = value.slice(0, 40).replace(/[^A-Za-z0-9 _.=:-]/g, '?');
+  return `'${safe}${value.length > 40 ? '…' : ''}'`;
 }

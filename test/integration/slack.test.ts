@@ -104,7 +104,8 @@ describe('requests as Slack sends them', () => {
     const res = await slack.slash('restore', OPERATOR);
 
     const reply = await fake.waitForResponse((r) => r.id === res.responseId, 10_000);
-    expect(JSON.stringify(reply.body.blocks)).toMatch(/usage: \/dr restore full\|db-only\|<asset>/);
+    // Command output is escaped for mrkdwn: `<asset>` travels as `&lt;asset&gt;` and shows as written.
+    expect(JSON.stringify(reply.body.blocks)).toMatch(/usage: \/dr restore full\|db-only\|&lt;asset&gt;/);
     expect(latestRun('restore')).toBeUndefined();
   });
 });

@@ -1,4 +1,7 @@
 // The Docker adapter of the container-runtime port, over the engine API (dockerode).
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
@@ -33,15 +36,44 @@ import { DockerDemux } from './demux.js';
 export const ANCHOR_IMAGE = 'drbot/volume-anchor:1';
 const ANCHOR_LABEL = 'drbot.anchor';
 
-/** Turns a `DOCKER_HOST`-style address into dockerode options. */
-export function dockerOptions(host: string): Docker.DockerOptions {
+/**
+ * Turns a `DOCKER_HOST`-style address into dockerode options. A TCP engine is reached over TLS
+ * the way the docker CLI reaches it: when DOCKER_TLS_VERIFY is set (to anything but the empty
+ * string, as for the CLI), the address is https://, or the port is 2376 (the TLS port), with
+ * ca.pem, cert.pem and key.pem from DOCKER_CERT_PATH (default ~/.docker). The engine's
+ * certificate is always verified: database passwords travel in exec environments, so an engine
+ * that merely answers on the address is not trusted.
+ */
+export function dockerOptions(host: string, env: NodeJS.ProcessEnv = process.env): Docker.DockerOptions {
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   if (host.startsWith('/')) return { socketPath: host };
   const url = new URL(host.replace(/^tcp:/, 'http:'));
+  const tls = url.protocol === 'https:' || Boolean(env.DOCKER_TLS_VERIFY) || url.port === '2376';
+  if (!tls) return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
+  // Certificates named by DOCKER_CERT_PATH must be there; the default directory may hold none
+  // (then the system's CAs verify the engine and no client certificate is sent).
+  const dir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+  const read = (file: string): Buffer | undefined => {
+    try {
+      return readFileSync(join(dir, file));
+    } catch (err) {
+      if (!env.DOCKER_CERT_PATH && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw externalError(
+        ErrorCode.DOCKER_UNREACHABLE,
+        `Docker engine at ${host} needs TLS, but ${join(dir, file)} cannot be read: ${(err as Error).message} (DOCKER_CERT_PATH names the directory with ca.pem, cert.pem and key.pem)`,
+        { cause: err },
+      );
+    }
+  };
+  const ca = read('ca.pem');
+  const cert = read('cert.pem');
+  const key = read('key.pem');
   return {
     host: url.hostname,
-    port: Number(url.port || 2375),
-    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    port: Number(url.port || 2376),
+    protocol: 'https',
+    ...(ca ? { ca } : {}),
+    ...(cert && key ? { cert, key } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+// Block Kit builders that keep every message within Slack's limits.
 /**
  * Block Kit helpers that never produce what Slack rejects: every limit is applied here, and
  * long output is cut with a pointer to where the whole of it can be read.
@@ -73,14 +74,23 @@ export function button(
 }
 
 /**
+ * Escapes the three characters Slack reads as markup in any text (`<!channel>`, `<@U…>`,
+ * `<url|label>`), so plain text shows as written and mentions nobody.
+ */
+export function escapeMrkdwn(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/**
  * Plain text (tables from the commands) as code blocks: split across sections at line
- * boundaries, at most `maxSections`, the rest replaced by a pointer.
+ * boundaries, at most `maxSections`, the rest replaced by a pointer. The text is escaped: it
+ * holds names and label values from outside (a label `<!channel>` must not page a channel).
  */
 export function codeBlocks(text: string, pointer: string, maxSections = 8): Block[] {
   const budget = LIMITS.sectionText - 8; // the ``` fences
   const chunks: string[] = [];
   let current = '';
-  for (const line of text.replaceAll('```', "'''").split('\n')) {
+  for (const line of escapeMrkdwn(text.replaceAll('```', "'''")).split('\n')) {
     const l = clip(line, budget);
     if (current.length + l.length + 1 > budget) {
       chunks.push(current);

@@ -1,3 +1,4 @@
+// The inventory: volumes and databases classified into assets, and what is invalid and why.
 import { describe, expect, it } from 'vitest';
 import type { Asset, DatabaseAsset, VolumeAsset } from '../../../src/domain/assets.js';
 import { buildInventory, type DeclaredDatabase } from '../../../src/domain/inventory.js';
@@ -335,5 +336,68 @@ describe('buildInventory: asset names', () => {
         problems: [expect.stringContaining("asset name 'orders' is used by a database too")],
       },
     ]);
+  });
+});
+
+describe('buildInventory: dr.name and dr.password-env follow the config rules', () => {
+  it.each([
+    ['a Slack mention', '<!channel>'],
+    ['a newline (a forged SHA256SUMS line)', 'shop\nabc123  evil.sql.gz'],
+    ['a path', '../etc'],
+    ['spaces', 'my shop'],
+    ['a leading dot', '.hidden'],
+    ['more than 128 characters', 'x'.repeat(129)],
+  ])('refuses %s as a name and never shows the value raw', (_what, label) => {
+    const containers = [
+      aContainer('shop-db', { labels: { 'dr.engine': 'mysql', tier: 'critical', 'dr.name': label } }),
+    ];
+
+    const inventory = inventoryOf({ containers });
+
+    expect(inventory.assets).toEqual([]);
+    expect(inventory.invalid).toHaveLength(1);
+    const invalid = inventory.invalid[0];
+    expect(invalid?.name).toBe('shop-db');
+    expect(invalid?.problems[0]).toMatch(
+      /^label dr\.name='[^']*' on container shop-db is not allowed: must be letters, digits, _ \. - \(max 128\)$/,
+    );
+    expect(JSON.stringify(invalid)).not.toMatch(/[<>\n]|\\n/);
+  });
+
+  it('accepts a name of letters, digits, _ . - up to 128 characters', () => {
+    const name = `Shop_db.v2-${'x'.repeat(117)}`;
+    const containers = [
+      aContainer('shop-db', { labels: { 'dr.engine': 'mysql', tier: 'critical', 'dr.name': name } }),
+    ];
+
+    const inventory = inventoryOf({ containers });
+
+    expect(inventory.invalid).toEqual([]);
+    expect(databaseNamed(inventory.assets, name).container).toBe('shop-db');
+  });
+
+  it('refuses a dr.password-env that is not an environment variable name', () => {
+    const containers = [
+      aContainer('shop-db', {
+        labels: { 'dr.engine': 'mysql', tier: 'critical', 'dr.password-env': 'A=B; x' },
+      }),
+    ];
+
+    const inventory = inventoryOf({ containers });
+
+    expect(inventory.assets).toEqual([]);
+    expect(inventory.invalid[0]?.problems).toEqual([
+      "label dr.password-env='A=B? x' on container shop-db is not allowed: must be an environment variable name",
+    ]);
+  });
+
+  it('does not echo a bad dr.engine value raw', () => {
+    const containers = [aContainer('x', { labels: { 'dr.engine': '<!here>', tier: 'critical' } })];
+
+    const inventory = inventoryOf({ containers });
+
+    expect(inventory.invalid[0]?.problems[0]).toBe(
+      "label dr.engine='??here?' on container x is not allowed (allowed: mysql, mariadb, postgres)",
+    );
   });
 });

@@ -1,3 +1,4 @@
+// Block Kit builders: every Slack limit applied, and text from outside escaped.
 import { describe, expect, it } from 'vitest';
 import {
   button,
@@ -51,5 +52,14 @@ describe('Block Kit builders stay within Slack limits', () => {
 
     expect(checkBlockKitLimits('chat.postMessage', { blocks })).toEqual([]);
     expect((blocks[0] as { text: { text: string } }).text.text).toMatch(/… \(truncated\)$/);
+  });
+});
+
+describe('codeBlocks: text from outside', () => {
+  it('escapes what Slack reads as markup, so a label value mentions nobody', () => {
+    const blocks = codeBlocks("volume x: tier '<!channel>' & <@U1> <https://evil|click>", 'p');
+
+    const text = (blocks[0]?.text as { text: string } | undefined)?.text;
+    expect(text).toBe("```volume x: tier '&lt;!channel&gt;' &amp; &lt;@U1&gt; &lt;https://evil|click&gt;```");
   });
 });
