@@ -3,10 +3,18 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { buildApp } from '../../src/app.js';
+import { buildConfig } from '../../src/config.js';
+import type { Run } from '../../src/domain/runs.js';
+import { APPROVE_ACTION } from '../../src/front/slack/approvals.js';
+import { prepareEngine } from '../../src/front/startup.js';
+import { createLogger } from '../../src/log.js';
+import { startFakeSlack } from '../fakes/slack-api.js';
 import { drbot, type Workspace, workspace } from '../fixtures/cli.js';
 import { docker, waitFor } from '../fixtures/docker.js';
 import { BUSYBOX_IMAGE } from '../fixtures/images.js';
-import { removeS3Dir, type S3Server, startS3 } from '../fixtures/s3.js';
+import { removeS3Dir, type S3Server, startS3, TEST_S3_ENV } from '../fixtures/s3.js';
 import {
   createSeed,
   mysqlFingerprint,
@@ -16,6 +24,7 @@ import {
   VOLUME_LABELS,
   volumeHashes,
 } from '../fixtures/seed.js';
+import { type SlackHarness, startSlackFront } from '../fixtures/slack-harness.js';
 
 /**
  * The host is lost: containers, volumes, the user network, the local backup directory and
@@ -25,6 +34,8 @@ import {
 const NETWORK = 'shop-net';
 const API_IMAGE = 'drbot-test/shop-api:1';
 const API_TOKEN = `tok-${Math.random().toString(36).slice(2)}${Date.now()}`;
+const OPERATOR = 'U0ONCALL';
+const APPROVER = 'U0SECOND';
 const CONTAINERS = ['mysql-prod', 'postgres-prod', 'web', 'shop-api'];
 const VOLUMES = ['app-data', 'user-uploads', 'config-data', 'mysql-prod-data', 'postgres-prod-data'];
 
@@ -68,7 +79,8 @@ function inspect(name: string): Inspected {
 
 /** Everything of the old host that a disaster takes: containers, volumes, network, files. */
 function loseTheHost(): void {
-  docker(['rm', '-f', '-v', ...CONTAINERS.filter(exists)]);
+  const present = CONTAINERS.filter(exists);
+  if (present.length) docker(['rm', '-f', '-v', ...present]);
   for (const v of VOLUMES) if (volumeExists(v)) docker(['volume', 'rm', '-f', v]);
   if (networkExists()) docker(['network', 'rm', NETWORK]);
   rmSync(ws.backupDir, { recursive: true, force: true });
@@ -106,6 +118,7 @@ function allText(dir: string): string {
   const walk = (d: string) => {
     for (const e of readdirSync(d)) {
       const p = join(d, e);
+      if (e === 'recovery.env') continue; // the operator's own file of secrets
       if (statSync(p).isDirectory()) walk(p);
       else {
         const b = readFileSync(p);
@@ -271,20 +284,22 @@ describe('a lost host, recovered from the buckets alone', () => {
     expect(restore.stdout).toMatch(/bare-host recovery/);
     for (const c of CONTAINERS) {
       expect(inspect(c), c).toEqual(before.containers[c]);
-      expect(docker(['container', 'inspect', '--format', '{{.State.Running}}', c]), c).toBe('true');
+      expect(docker(['container', 'inspect', '--format', '{{.State.Running}}', c]).trim(), c).toBe('true');
     }
     for (const [v, hashes] of Object.entries(before.volumes)) expect(volumeHashes(v), v).toBe(hashes);
     for (const [v, labels] of Object.entries(before.labels))
-      expect(docker(['volume', 'inspect', '--format', '{{json .Labels}}', v]), v).toBe(labels);
+      expect(docker(['volume', 'inspect', '--format', '{{json .Labels}}', v]).trim(), v).toBe(labels.trim());
     expect(mysqlFingerprint('mysql-prod', seed.mysqlEnv)).toBe(before.mysql);
     expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(before.postgres);
     const health = await fetch('http://127.0.0.1:18081/app.conf');
     expect(health.status).toBe(200);
     const runs = await drbot(ws, ['runs', '50']);
     for (const id of before.runs) expect(runs.stdout).toContain(id);
-    const pm = await drbot(ws, ['run', [...restore.stdout.matchAll(/run-\d+/g)][0]?.[0] ?? 'run-0']);
-    expect(pm.stdout).toMatch(/Bare-host recovery|bare host/);
-    expect(pm.stdout).toMatch(/RTO achieved/);
+    const runId = /run-\d+/.exec(restore.stdout)?.[0] ?? 'run-0';
+    const pm = await drbot(ws, ['run', runId, '--postmortem']);
+    expect(pm.stdout).toMatch(/\| Recovery \| bare host: .*read from s3/);
+    expect(pm.stdout).toMatch(/\*\*Bare-host recovery\*\*/);
+    expect(pm.stdout).toMatch(/\| RTO achieved \| \d/);
   });
 
   it('reads from the offsite bucket on its own when the primary bucket is empty too, and says so', async () => {
@@ -312,6 +327,61 @@ describe('a lost host, recovered from the buckets alone', () => {
     expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(before.postgres);
     for (const [v, hashes] of Object.entries(before.volumes)) expect(volumeHashes(v), v).toBe(hashes);
     await waitFor('shop-api to answer', async () => (await fetch('http://127.0.0.1:18081/app.conf')).ok);
+  });
+
+  it('recovers the same way from Slack: `/dr restore full` on the new host, approved by a second person', async () => {
+    loseTheHost();
+    const secrets = { ...secretEnv(), POSTGRES_PASSWORD: seed.postgresPassword, API_TOKEN };
+    Object.assign(process.env, secrets, TEST_S3_ENV);
+    const raw = parse(readFileSync(ws.configPath, 'utf8'));
+    const config = buildConfig(
+      { ...raw, slack: { alertsChannel: 'C0ALERTS', approvers: [APPROVER], operators: [OPERATOR] } },
+      ws.configPath,
+    );
+    const app = buildApp(config, createLogger({ level: 'warn' }));
+    const fake = await startFakeSlack();
+    let slack: SlackHarness | undefined;
+    try {
+      const notices = await prepareEngine(app.engine);
+      slack = await startSlackFront(app.engine, fake);
+      const mark = fake.calls.length;
+
+      await slack.slash('restore full', OPERATOR);
+      const card = await fake.waitFor(
+        (c) =>
+          c.method === 'chat.postMessage' &&
+          fake.calls.indexOf(c) >= mark &&
+          JSON.stringify(c.body.blocks ?? '').includes('Approval needed'),
+        60_000,
+      );
+      const approve = (
+        card.body.blocks as Array<{ type: string; elements?: Array<{ action_id: string; value: string }> }>
+      )
+        .find((b) => b.type === 'actions')
+        ?.elements?.find((e) => e.action_id === APPROVE_ACTION);
+      await slack.click(APPROVE_ACTION, approve?.value as string, APPROVER, card.response.ts as string);
+      const run = app.engine.runs(5).find((r) => r.kind === 'restore') as Run;
+      await waitFor(
+        'the restore to end',
+        () => !['running', 'pending-approval'].includes(app.engine.run(run.id).run.status),
+        240_000,
+      );
+
+      expect(notices.map((n) => n.title).join('\n')).toMatch(/catalog rebuilt from local, s3, offsite-1/);
+      expect(JSON.stringify(card.body.blocks)).toMatch(/bare-host recovery/);
+      expect(JSON.stringify(card.body.blocks)).toMatch(/API_TOKEN|shop-api/);
+      expect(app.engine.run(run.id).run.status, app.engine.run(run.id).run.error).toBe('succeeded');
+      expect(mysqlFingerprint('mysql-prod', seed.mysqlEnv)).toBe(before.mysql);
+      expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(before.postgres);
+      for (const c of CONTAINERS) expect(inspect(c), c).toEqual(before.containers[c]);
+      const said = JSON.stringify(fake.calls.map((c) => c.body));
+      for (const secret of Object.values(secrets)) expect(said.includes(secret)).toBe(false);
+    } finally {
+      await slack?.front.stop();
+      await fake.stop();
+      app.close();
+      for (const k of Object.keys(secrets)) delete process.env[k];
+    }
   });
 
   it('writes no secret value into any manifest, host spec, state snapshot or log', () => {
