@@ -1,3 +1,4 @@
+// The shape of a `/dr` command, shared by every front end: name, usage, arguments, access, run.
 import type { z } from 'zod';
 import type { Engine } from '../src/engine/engine.js';
 import type { ApprovalGate } from '../src/engine/runs/approval.js';
@@ -34,6 +35,8 @@ export interface CommandContext<A> {
   log: Logger;
   /** Every command's usage line (from the registry), for `help`. */
   usage: string;
+  /** One command's full help (from the registry), for `help <command>`; undefined if unknown. */
+  helpFor: (command: string) => string | undefined;
 }
 
 export interface FlagSpec {

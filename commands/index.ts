@@ -1,3 +1,4 @@
+// The `/dr` command registry: every subcommand, the usage list and each command's help.
 import { backup } from './backup.js';
 import { cancel } from './cancel.js';
 import { catalog } from './catalog.js';
@@ -33,11 +34,30 @@ export function findCommand(name: string): CommandDefinition<never> | undefined 
 }
 
 export function usageText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
+  // Usage above summary: one long usage line would push every summary off an 80-column screen.
   return [
     'Usage: /dr <command> (in a terminal: drbot <command>)',
     '',
-    ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...COMMANDS.flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
+  ].join('\n');
+}
+
+/** One command's help: its usage, what it does, and its options (`help <command>`, `<command> --help`). */
+export function commandHelp(name: string): string | undefined {
+  const c = findCommand(name);
+  if (!c) return undefined;
+  const flags = Object.entries(c.flags).map(([flag, spec]) => {
+    // The usage line names a flag's value (`--from <set-id>`); the spec only says it takes one.
+    const value = c.usage.match(new RegExp(`--${flag} (<[^>]+>)`))?.[1] ?? '<value>';
+    return [spec.type === 'string' ? `--${flag} ${value}` : `--${flag}`, spec.description] as const;
+  });
+  const width = Math.max(0, ...flags.map(([f]) => f.length));
+  return [
+    `Usage: /dr ${c.usage}`,
+    `   or: drbot ${c.usage}`,
+    '',
+    c.summary,
+    ...(flags.length ? ['', 'Options:', ...flags.map(([f, d]) => `  ${f.padEnd(width)}  ${d}`)] : []),
   ].join('\n');
 }
 

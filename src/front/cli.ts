@@ -5,17 +5,34 @@ import { loadConfig } from '../config.js';
 import { describeError, toAppError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { registerEnvironmentSecrets } from '../secrets.js';
-import { dispatch } from './dispatch.js';
+import { CliProgress, type ProgressOutput } from './cli-progress.js';
+import { dispatch, helpReply, type Reply } from './dispatch.js';
 import { prepareEngine } from './startup.js';
+
+/** Options of the drbot command itself, taken out before the subcommand's arguments are parsed. */
+const CLI_OPTIONS = new Set(['--json', '--quiet', '-q']);
+
+const CLI_HELP = [
+  'Options of the drbot command:',
+  '  --json       the answer as JSON on stdout (stage lines stay on stderr)',
+  '  --quiet, -q  no stage or progress lines on stderr: only the answer',
+  '  --help, -h   this list; drbot help <command> (or drbot <command> --help) for one command',
+  'Exit code: 0 done, 1 a run or a dependency failed, 2 refused (nothing started).',
+].join('\n');
 
 /**
  * `drbot <subcommand> …`: one command, then exit — for cron, scripts and break-glass recovery.
- * Output goes to stdout (`--json` for machines), logs to stderr. Exit code: 0 done, 1 failed,
- * 2 refused (bad input; nothing started).
+ * The answer goes to stdout (`--json` for machines); while a run works, its stages (and on a
+ * terminal its transfers) go to stderr unless `--quiet`, and so do logs. Exit code: 0 done,
+ * 1 failed, 2 refused (bad input; nothing started).
  */
 export async function runCli(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
-  const words = argv.filter((a) => a !== '--json');
+  const quiet = argv.includes('--quiet') || argv.includes('-q');
+  const words = argv.filter((a) => !CLI_OPTIONS.has(a));
+  // Help needs neither a config nor Docker: it answers even where neither works yet.
+  const help = helpReply(words, CLI_HELP);
+  if (help) return answer(help, json);
   registerEnvironmentSecrets(process.env);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   let app: ReturnType<typeof buildApp>;
@@ -30,16 +47,43 @@ export async function runCli(argv: string[]): Promise<number> {
       for (const n of await prepareEngine(app.engine, 'cli'))
         process.stderr.write(`drbot: ${n.title}${n.lines.map((l) => `\n  ${l}`).join('')}\n`);
     }
-    const reply = await dispatch(words, { engine: app.engine, requester: `cli:${safeUser()}`, log });
-    if (json)
-      process.stdout.write(
-        `${JSON.stringify({ ok: reply.ok, text: reply.text, data: reply.data }, null, 2)}\n`,
-      );
-    else (reply.diagnostic ? process.stderr : process.stdout).write(`${reply.text}\n`);
-    return reply.exitCode;
+    const progress = quiet ? undefined : new CliProgress(stderrOutput());
+    let reply: Reply;
+    try {
+      reply = await dispatch(words, {
+        engine: app.engine,
+        requester: `cli:${safeUser()}`,
+        log,
+        ...(progress ? { observer: progress } : {}),
+      });
+    } finally {
+      progress?.close();
+    }
+    return answer(reply, json);
   } finally {
     app.close();
   }
+}
+
+function answer(reply: Reply, json: boolean): 0 | 1 | 2 {
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ ok: reply.ok, text: reply.text, data: reply.data }, null, 2)}\n`,
+    );
+  else (reply.diagnostic ? process.stderr : process.stdout).write(`${reply.text}\n`);
+  return reply.exitCode;
+}
+
+/** stderr as the progress display sees it: a terminal only if it can move the cursor. */
+function stderrOutput(): ProgressOutput {
+  const err = process.stderr;
+  return {
+    write: (text) => err.write(text),
+    isTTY: Boolean(err.isTTY) && process.env.TERM !== 'dumb',
+    get columns() {
+      return err.columns;
+    },
+  };
 }
 
 function safeUser(): string {

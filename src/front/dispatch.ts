@@ -1,5 +1,6 @@
+// Every front end's one way from a command line to a command's run, its reply and exit code.
 import { randomBytes } from 'node:crypto';
-import { findCommand, usageText } from '../../commands/index.js';
+import { commandHelp, findCommand, usageText } from '../../commands/index.js';
 import { parseArgs } from '../../commands/parse.js';
 import type { Engine } from '../engine/engine.js';
 import { type ApprovalGate, commandLineGate } from '../engine/runs/approval.js';
@@ -33,8 +34,9 @@ export async function dispatch(
     observer?: RunObserver;
   },
 ): Promise<Reply> {
-  const [name, ...rest] = words;
-  if (!name) return { ok: false, exitCode: 2, diagnostic: true, text: usageText() };
+  const asked = helpReply(words);
+  if (asked) return asked;
+  const [name, ...rest] = words as [string, ...string[]];
   const cmd = findCommand(name);
   if (!cmd)
     return { ok: false, exitCode: 2, diagnostic: true, text: `unknown command '${name}'\n\n${usageText()}` };
@@ -50,6 +52,7 @@ export async function dispatch(
       requester: ctx.requester,
       log,
       usage: usageText(),
+      helpFor: commandHelp,
       gate,
       ...(ctx.observer ? { observer: ctx.observer } : {}),
     });
@@ -71,4 +74,40 @@ export async function dispatch(
       text: `internal error (${ref}); details are in the log`,
     };
   }
+}
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+/**
+ * Help, which needs no engine (so the CLI answers it before reading its config): `--help`,
+ * `-h`, `help [command]` and `<command> --help`; nothing at all gets the usage as a refusal.
+ * Anything else is not a request for help: undefined. `footer` adds what only this front end
+ * has to the command list (the CLI's own options).
+ */
+export function helpReply(words: string[], footer?: string): Reply | undefined {
+  const [first, ...rest] = words;
+  const list = () => (footer ? `${usageText()}\n\n${footer}` : usageText());
+  if (first === undefined) return { ok: false, exitCode: 2, diagnostic: true, text: list() };
+  const help = (text: string): Reply => ({ ok: true, exitCode: 0, diagnostic: false, text });
+  if (HELP_FLAGS.has(first)) return help(list());
+  const named = first === 'help' ? rest.filter((w) => !HELP_FLAGS.has(w)) : undefined;
+  if (named) {
+    if (named.length > 1)
+      return {
+        ok: false,
+        exitCode: 2,
+        diagnostic: true,
+        text: `unexpected argument '${named[1]}'\nusage: /dr help [command]`,
+      };
+    if (!named[0]) return help(list());
+    const text = commandHelp(named[0]);
+    return text
+      ? help(text)
+      : { ok: false, exitCode: 2, diagnostic: true, text: `unknown command '${named[0]}'\n\n${usageText()}` };
+  }
+  if (rest.some((w) => HELP_FLAGS.has(w))) {
+    const text = commandHelp(first);
+    if (text) return help(text);
+  }
+  return undefined;
 }
