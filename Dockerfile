@@ -99,8 +99,11 @@ RUN groupadd --system --gid 10001 drbot \
       >/usr/local/bin/drbot-entrypoint \
  && chmod 0755 /usr/local/bin/drbot-entrypoint \
  && ln -s /app/bin/drbot.js /usr/local/bin/drbot
-# PORT serves /healthz and /metrics in every mode (Slack HTTP, Socket Mode, terminal session).
-ENV NODE_ENV=production DRBOT_CONFIG=/etc/drbot/drbot.yaml PORT=3000
+# PORT is Slack's HTTP receiver (POST /slack/events) only. /healthz and /metrics listen on
+# DRBOT_METRICS_LISTEN in every mode (Slack HTTP, Socket Mode, terminal session): loopback, so
+# the health check below reaches them and nothing outside the container does. To scrape
+# metrics from outside, set DRBOT_METRICS_LISTEN=0.0.0.0:9464 and publish the port.
+ENV NODE_ENV=production DRBOT_CONFIG=/etc/drbot/drbot.yaml PORT=3000 DRBOT_METRICS_LISTEN=127.0.0.1:9464
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
@@ -112,5 +115,5 @@ USER 10001:10001
 # /healthz answers 200 only when the bot is up and the Docker engine answers it (a ping through
 # the mounted socket): without the socket's group, the container reports unhealthy.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3000}/healthz`).then(async (r) => { process.stdout.write(`${r.status} ${await r.text()}`); process.exit(r.ok ? 0 : 1); }, (e) => { console.log(e.cause?.message ?? e.message); process.exit(1); })"]
+  CMD ["node", "-e", "fetch(`http://${process.env.DRBOT_METRICS_LISTEN || '127.0.0.1:9464'}/healthz`).then(async (r) => { process.stdout.write(`${r.status} ${await r.text()}`); process.exit(r.ok ? 0 : 1); }, (e) => { console.log(e.cause?.message ?? e.message); process.exit(1); })"]
 ENTRYPOINT ["/usr/local/bin/drbot-entrypoint"]

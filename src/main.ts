@@ -1,9 +1,16 @@
+// `npm start`: wiring only — config, adapters, the metrics listener, then the Slack app or the terminal.
 import './quiet-warnings.js';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
 import { createMetrics } from './adapters/metrics/prometheus.js';
+import { type RouteHandler, type RouteServer, serveRoutes } from './adapters/metrics/serve.js';
 import { buildApp } from './app.js';
-import { loadConfig } from './config.js';
+import {
+  type Config,
+  DEFAULT_METRICS_LISTEN,
+  loadConfig,
+  parseListenAddress,
+  requireSlackAccess,
+} from './config.js';
 import { describeError, toAppError } from './errors.js';
 import { createSlackApp } from './front/slack/app.js';
 import { prepareEngine } from './front/startup.js';
@@ -13,19 +20,15 @@ import { createLogger } from './log.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { registerEnvironmentSecrets } from './secrets.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** `/metrics` and `/healthz` on their own server (Socket Mode and the terminal have no HTTP receiver). */
-function serveRoutes(port: number, routes: Record<string, Handler>): () => Promise<void> {
-  const server = createServer((req, res) => {
-    const route = routes[(req.url ?? '/').split('?')[0] as string];
-    if (req.method === 'GET' && route) route(req, res);
-    else {
-      res.writeHead(404);
-      res.end();
-    }
-  }).listen(port);
-  return () => new Promise((resolve) => server.close(() => resolve()));
+/**
+ * Where `/metrics` and `/healthz` listen: `metrics.listen` (or DRBOT_METRICS_LISTEN), else the
+ * loopback default for the Slack app. The terminal session serves them only when asked: two
+ * sessions on one host would otherwise fight over the port. Neither rides on Slack's `PORT`
+ * any more (they once did, exposing them wherever Slack's endpoint was exposed).
+ */
+function metricsAddress(config: Config, slack: boolean): { host: string; port: number } | undefined {
+  const listen = config.metrics.listen ?? (slack ? DEFAULT_METRICS_LISTEN : undefined);
+  return listen === undefined ? undefined : parseListenAddress(listen);
 }
 
 /** `npm start`: wiring only — config → adapters → front end (Slack with secrets, else terminal) + scheduler. */
@@ -33,22 +36,37 @@ async function main(): Promise<number> {
   const env = process.env;
   registerEnvironmentSecrets(env);
   const log = createLogger();
+  const slack = Boolean(env.SLACK_BOT_TOKEN && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN));
   let app: ReturnType<typeof buildApp>;
   try {
-    app = buildApp(loadConfig(), log);
+    const config = loadConfig();
+    // Refused before anything is opened: a Slack app nobody may approve restores in.
+    if (slack) requireSlackAccess(config);
+    app = buildApp(config, log);
   } catch (err) {
     process.stderr.write(`drbot: ${describeError(toAppError(err))}\n`);
     return 2;
   }
   const { engine } = app;
   const metrics = createMetrics(engine);
-  const health: Handler = (_req, res) => {
+  const health: RouteHandler = (_req, res) => {
     engine.ping().then(
       () => res.writeHead(200).end('ok\n'),
       (err: Error) => res.writeHead(503).end(`${err.message}\n`),
     );
   };
+  let metricsServer: RouteServer | undefined;
   try {
+    const address = metricsAddress(engine.config, slack);
+    if (address) {
+      try {
+        metricsServer = await serveRoutes(address, { '/metrics': metrics.handler, '/healthz': health });
+      } catch (err) {
+        process.stderr.write(`drbot: ${describeError(toAppError(err))}\n`);
+        return 2;
+      }
+      log.info({ listen: `${address.host}:${metricsServer.address.port}` }, 'serving /metrics and /healthz');
+    }
     const notices = await prepareEngine(engine);
     for (const n of notices)
       (n.level === 'info' ? log.info.bind(log) : log.warn.bind(log))({ lines: n.lines }, n.title);
@@ -59,16 +77,9 @@ async function main(): Promise<number> {
         config: engine.config,
         env: { ...env, SLACK_BOT_TOKEN: token },
         log,
-        routes: [
-          { path: '/metrics', method: ['GET'], handler: metrics.handler },
-          { path: '/healthz', method: ['GET'], handler: health },
-        ],
       });
       await front.start();
       for (const n of notices) await front.notifier.alert(n);
-      const closeRoutes = front.http
-        ? undefined
-        : serveRoutes(Number(env.PORT ?? 3000), { '/metrics': metrics.handler, '/healthz': health });
       const scheduler = new Scheduler(engine, front.notifier, log.child({ component: 'scheduler' }));
       scheduler.start();
       await new Promise<void>((resolve) => {
@@ -77,23 +88,19 @@ async function main(): Promise<number> {
       });
       await scheduler.stop();
       await front.stop();
-      await closeRoutes?.();
       return 0;
     }
     // The terminal session is for people at the keyboard (often mid-incident): it runs no
     // schedules, so no automatic backup of a broken state becomes the newest restore point.
     // Without Slack, schedule `drbot backup all` from cron instead.
-    const closeRoutes = env.PORT
-      ? serveRoutes(Number(env.PORT), { '/metrics': metrics.handler, '/healthz': health })
-      : undefined;
     await runTerminal(engine, log, {
       input: process.stdin,
       output: process.stdout,
       user: userInfo().username,
     });
-    await closeRoutes?.();
     return 0;
   } finally {
+    await metricsServer?.close();
     app.close();
   }
 }

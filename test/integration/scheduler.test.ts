@@ -1,6 +1,7 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/adapters/metrics/prometheus.js';
+import { type RouteServer, serveRoutes } from '../../src/adapters/metrics/serve.js';
 import { createLogger } from '../../src/log.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack-api.js';
@@ -14,6 +15,7 @@ const MIN = 60_000;
 let fake: FakeSlack;
 let h: EngineHarness;
 let slack: SlackHarness;
+let metricsServer: RouteServer;
 let metricsUrl: string;
 /** A time just after a 10-minute slot of the critical tier's "*\/10 * * * *" schedule. */
 const T0 = new Date(Math.floor(Date.now() / (10 * MIN)) * 10 * MIN - 60 * MIN + MIN);
@@ -40,16 +42,20 @@ beforeAll(async () => {
   ]);
   fake = await startFakeSlack();
   h = engineHarness({
-    config: { slack: { reportsChannel: 'C0REPORTS', alertsChannel: 'C0ALERTS', approvers: [] } },
+    // The Slack app refuses to start without an approver.
+    config: { slack: { reportsChannel: 'C0REPORTS', alertsChannel: 'C0ALERTS', approvers: ['U0APPROVER'] } },
   });
-  const metrics = createMetrics(h.app.engine);
-  slack = await startSlackFront(h.app.engine, fake, {}, [
-    { path: '/metrics', method: ['GET'], handler: metrics.handler },
-  ]);
-  metricsUrl = `${slack.base}/metrics`;
+  slack = await startSlackFront(h.app.engine, fake);
+  // /metrics has its own listener (metrics.listen), not Slack's port.
+  metricsServer = await serveRoutes(
+    { host: '127.0.0.1', port: 0 },
+    { '/metrics': createMetrics(h.app.engine).handler },
+  );
+  metricsUrl = `http://127.0.0.1:${metricsServer.address.port}/metrics`;
 });
 
 afterAll(async () => {
+  await metricsServer?.close();
   await slack?.front.stop();
   await fake?.stop();
   h?.app.close();

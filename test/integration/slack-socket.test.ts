@@ -17,7 +17,9 @@ beforeAll(async () => {
   docker(['volume', 'create', '--label', LABEL, '--label', 'tier=critical', 'sock-vol']);
   docker(['run', '--rm', '-v', 'sock-vol:/v', BUSYBOX_IMAGE, 'sh', '-c', 'echo data > /v/file']);
   fake = await startFakeSlack({ socketMode: true });
-  h = engineHarness({ config: { slack: { approvers: ['U0APPROVER'], approvalTimeout: '1m' } } });
+  h = engineHarness({
+    config: { slack: { approvers: ['U0APPROVER'], operators: ['U0OPERATOR'], approvalTimeout: '1m' } },
+  });
   expect((await h.app.engine.backup({ target: 'sock-vol', requester: 'setup' })).status).toBe('succeeded');
   slack = await startSlackFront(h.app.engine, fake, { SLACK_APP_TOKEN: 'xapp-1-test-app-token' });
   await fake.waitForSocket(10_000);

@@ -58,7 +58,8 @@ beforeAll(async () => {
         alertsChannel: 'C0ALERTS',
         reportsChannel: 'C0REPORTS',
         approvers: [APPROVER, 'S0APPROVERS'],
-        operators: [],
+        // In Slack an empty list refuses operator commands; the requester must be listed.
+        operators: [OPERATOR],
         approvalTimeout: '8s',
       },
     },

@@ -1,14 +1,16 @@
+// The Slack front end: Bolt's receiver or Socket Mode, access checks, and one dispatcher for /dr.
 import { App } from '@slack/bolt';
 import { findCommand } from '../../../commands/index.js';
 import { splitWords } from '../../../commands/parse.js';
-import type { Config } from '../../config.js';
+import { type Config, requireSlackAccess } from '../../config.js';
 import { parseSpan } from '../../domain/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../ports/notifier.js';
 import { dispatch } from '../dispatch.js';
+import { noOperatorsMessage, originRefusal, requestOrigin } from './access.js';
 import { APPROVE_ACTION, ApprovalDesk, REJECT_ACTION } from './approvals.js';
-import { codeBlocks } from './blocks.js';
+import { codeBlocks, escapeMrkdwn } from './blocks.js';
 import { boltLogger } from './bolt-logger.js';
 import { Directory } from './directory.js';
 import { slackNotifier } from './notifier.js';
@@ -31,8 +33,6 @@ export interface SlackFrontEnd {
   poster: SlackPoster;
   /** Reports and alerts to the configured channels. */
   notifier: Notifier;
-  /** Whether Bolt serves HTTP (then extra routes such as /metrics ride on its port). */
-  http: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -40,21 +40,25 @@ export interface SlackFrontEnd {
 /**
  * The Slack front end: Bolt's HTTP receiver on PORT (`POST /slack/events`, signatures and
  * timestamps checked by Bolt), or Socket Mode when SLACK_APP_TOKEN is set. Transport only:
- * every command goes through the shared dispatcher.
+ * every command goes through the shared dispatcher. It serves nothing but Slack's endpoint:
+ * `/metrics` and `/healthz` have their own listener (metrics.listen).
+ *
+ * Throws CONFIG_INVALID when the config lacks what Slack needs (an approver).
  */
 export function createSlackApp(options: {
   engine: Engine;
   config: Config;
   env: SlackEnv;
   log: Logger;
-  routes?: Array<{
-    path: string;
-    method: string[];
-    handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
-  }>;
 }): SlackFrontEnd {
   const { engine, config, env } = options;
+  requireSlackAccess(config);
   const log = options.log.child({ adapter: 'slack' });
+  if (!config.slack.operators.length)
+    log.warn(
+      { key: 'slack.operators' },
+      'no operators configured: operator commands (backup, verify, test, restore, undo, cancel) are refused in Slack',
+    );
   const socketMode = Boolean(env.SLACK_APP_TOKEN);
   const apiUrl = env.SLACK_API_URL
     ? env.SLACK_API_URL.endsWith('/')
@@ -73,7 +77,6 @@ export function createSlackApp(options: {
       ? { socketMode: true, appToken: env.SLACK_APP_TOKEN as string }
       : { signingSecret: env.SLACK_SIGNING_SECRET ?? '' }),
     ...(socketMode ? {} : { endpoints: '/slack/events', port: Number(env.PORT ?? 3000) }),
-    ...(options.routes && !socketMode ? { customRoutes: options.routes } : {}),
     clientOptions,
     logger: boltLogger(log),
     // Work continues after the ack; Slack gets its answer within 3 s regardless.
@@ -89,6 +92,20 @@ export function createSlackApp(options: {
     parseSpan(config.slack.approvalTimeout) ?? 30 * 60_000,
     log,
   );
+  // Every request, of every kind, passes here first: one from another workspace or app stops.
+  app.use(async (args) => {
+    const body = args.body as unknown as Record<string, unknown>;
+    const refusal = originRefusal(config.slack, requestOrigin(body, args.context));
+    if (!refusal) return args.next();
+    log.warn({ type: body.type ?? (body.command ? 'slash_command' : undefined), refusal }, 'request refused');
+    const ack = (args as { ack?: (response?: unknown) => Promise<void> }).ack;
+    await ack?.(
+      body.command
+        ? { response_type: 'ephemeral', text: 'This drbot does not serve this workspace or app.' }
+        : undefined,
+    );
+  });
+
   const seen = new Set<string>();
   const firstTime = (key: string) => {
     if (seen.has(key)) return false;
@@ -112,16 +129,21 @@ export function createSlackApp(options: {
     const say = (text: string) =>
       respond({
         response_type: 'ephemeral',
-        text: text.slice(0, 3000),
+        text: escapeMrkdwn(text.slice(0, 3000)),
         blocks: codeBlocks(text, '`drbot` in a terminal shows all of it') as never,
       }).catch((err: Error) => clog.warn({ err: err.message }, 'ephemeral reply failed'));
-    if (
-      def?.access.role === 'operator' &&
-      config.slack.operators.length &&
-      !(await directory.contains(config.slack.operators, user))
-    ) {
-      await say(`/dr ${def.name} is for operators; you are not one of the configured operators.`);
-      return;
+    if (def?.access.role === 'operator') {
+      // Operators are granted by the config, never assumed: an empty list refuses everyone.
+      const refusal = !config.slack.operators.length
+        ? noOperatorsMessage(def.name)
+        : !(await directory.contains(config.slack.operators, user))
+          ? `/dr ${def.name} is for operators; you are not one of the configured operators (slack.operators).`
+          : undefined;
+      if (refusal) {
+        clog.warn({ operators: config.slack.operators.length }, 'operator command refused');
+        await say(refusal);
+        return;
+      }
     }
     const progress =
       def && RUN_COMMANDS.has(def.name)
@@ -185,7 +207,6 @@ export function createSlackApp(options: {
     app,
     poster,
     notifier: slackNotifier(poster, config, log),
-    http: !socketMode,
     start: async () => {
       await app.start();
       log.info(
