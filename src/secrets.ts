@@ -22,16 +22,17 @@ const MASK = '[REDACTED]';
  */
 export function registerSecret(value: string | undefined): () => void {
   if (!value) return () => undefined;
-  secrets.set(value, (secrets.get(value) ?? 0) + 1);
-  stale = true;
+  const held = secrets.get(value) ?? 0;
+  secrets.set(value, held + 1);
+  // The pattern changes only with the set of values, not with how many hold each.
+  if (held === 0) stale = true;
   let disposed = false;
   return () => {
     if (disposed) return;
     disposed = true;
     const n = secrets.get(value) ?? 0;
-    if (n <= 1) secrets.delete(value);
-    else secrets.set(value, n - 1);
-    stale = true;
+    if (n > 1) secrets.set(value, n - 1);
+    else if (secrets.delete(value)) stale = true;
   };
 }
 
