@@ -9,7 +9,7 @@ import type { Logger } from '../../log.js';
 import type { BackupTarget, TargetWrite, WriteReceipt } from '../../ports/backup-target.js';
 import type { ArtifactMeta, SetPurpose, SetRecord } from '../../ports/state-store.js';
 import { buildManifest, writeManifest } from '../catalog/manifest.js';
-import { writeSidecars } from '../catalog/sidecars.js';
+import { describeSet } from '../catalog/sidecars.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { type Compression, compressorFor } from '../streams/compressor.js';
@@ -120,16 +120,11 @@ export async function writeSet(
       // Complete in the catalog before the state is snapshotted, so the snapshot holds this
       // set; the catch below marks it failed again if its manifest cannot be written.
       store.updateSet(setId, { status: 'complete', completedAt });
-      const files =
+      const description =
         options.purpose === 'backup'
-          ? await writeSidecars(deps, ctx, {
-              setId,
-              at: options.at,
-              assets: options.assets,
-              targets: options.targets,
-            })
-          : [];
-      const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt, files);
+          ? await describeSet(deps, ctx, { setId, assets: options.assets, targets: options.targets })
+          : {};
+      const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt, description);
       await Promise.all(options.targets.map((t) => writeManifest(t, set, manifest)));
       ctx.info(
         `set ${setId} complete: ${artifacts.length} artifact(s) confirmed on ${options.targets.map((t) => t.name).join(', ')}`,

@@ -1,6 +1,7 @@
 // manifest.json and SHA256SUMS: what every set says about itself, on every target.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { HOST_SPEC_FORMAT, type HostSpec } from '../../domain/host-spec.js';
 import { setDirectory } from '../../domain/layout.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactMeta, ArtifactRecord, SetPurpose, SetRecord } from '../../ports/state-store.js';
@@ -34,24 +35,35 @@ export interface Manifest {
     /** What a restore needs to re-create the asset (labels, container, engine, user); no secrets. */
     meta?: ArtifactMeta;
   }>;
-  /** Files beside the artifacts that describe the host and drbot's state (DESIGN §9). */
-  files?: SidecarFile[];
+  /**
+   * The containers, networks and volumes a bare-host restore re-creates (DESIGN §9); secret
+   * env values are never in it, only their names.
+   */
+  hostSpec?: HostSpec;
+  /** drbot's own state, snapshotted with this set (outside the set's directory). */
+  state?: StateSnapshotRef;
   /** Artifacts removed by retention since the set was written. */
   pruned: Array<{ asset: string; file: string; prunedAt: string }>;
 }
 
-/** A file of the set that is not an artifact: the host spec, drbot's state snapshot. */
-export interface SidecarFile {
-  file: string;
-  role: 'host-spec' | 'state-snapshot';
+/** Where a set's snapshot of drbot's state is stored on every target, and its hash. */
+export interface StateSnapshotRef {
+  /** Relative to the target's root or prefix: `drbot-state/<set-id>.sqlite.gz`. */
+  key: string;
   size: number;
   sha256: string;
+}
+
+/** What a backup set records besides its artifacts. */
+export interface SetDescription {
+  hostSpec?: HostSpec;
+  state?: StateSnapshotRef;
 }
 
 export function buildManifest(
   set: SetRecord,
   completedAt: Date | undefined,
-  files: SidecarFile[] = [],
+  description: SetDescription = {},
 ): Manifest {
   const live = set.artifacts.filter((a) => a.status === 'complete');
   return {
@@ -76,7 +88,8 @@ export function buildManifest(
       endedAt: a.endedAt?.toISOString() ?? null,
       meta: a.meta,
     })),
-    files,
+    ...(description.hostSpec ? { hostSpec: description.hostSpec } : {}),
+    ...(description.state ? { state: description.state } : {}),
     pruned: set.artifacts
       .filter((a) => a.status === 'pruned')
       .map((a) => ({ asset: a.asset, file: a.file, prunedAt: (a.prunedAt ?? new Date(0)).toISOString() })),
@@ -85,7 +98,7 @@ export function buildManifest(
 
 /** `sha256sum -c` format: `<hex>  <file>`, run inside the set's directory. */
 export function buildSums(manifest: Manifest): string {
-  return [...manifest.artifacts, ...(manifest.files ?? [])].map((a) => `${a.sha256}  ${a.file}\n`).join('');
+  return manifest.artifacts.map((a) => `${a.sha256}  ${a.file}\n`).join('');
 }
 
 /** `sha256sum` lines back into file → hash. */
@@ -128,15 +141,21 @@ const manifestSchema = z.object({
       meta: z.record(z.string(), z.unknown()).optional(),
     }),
   ),
-  files: z
-    .array(
-      z.object({
-        file: z.string(),
-        role: z.enum(['host-spec', 'state-snapshot']),
-        size: z.number(),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      }),
-    )
+  hostSpec: z
+    .object({
+      format: z.literal(HOST_SPEC_FORMAT),
+      containers: z.array(z.object({ name: z.string(), image: z.string() }).loose()),
+      networks: z.array(z.object({ name: z.string() }).loose()),
+      volumes: z.array(z.object({ name: z.string() }).loose()),
+    })
+    .loose()
+    .optional(),
+  state: z
+    .object({
+      key: z.string().regex(/^drbot-state\/[^/]+\.sqlite\.gz$/),
+      size: z.number(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
     .optional(),
   pruned: z.array(z.object({ asset: z.string(), file: z.string(), prunedAt: z.string() })).optional(),
 });
@@ -149,7 +168,7 @@ export function parseManifest(text: string): Manifest {
     throw new Error(`not a drbot manifest: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
   }
   const m = parsed.data;
-  return { ...m, id: m.setId, pruned: m.pruned ?? [] } as Manifest;
+  return { ...m, id: m.setId, pruned: m.pruned ?? [] } as unknown as Manifest;
 }
 
 /** Reads a whole small object from a target as text. */

@@ -88,8 +88,13 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
     for (const t of targets) {
       try {
         if (remaining.length) {
-          const files = (await readManifest(t, dir).catch(() => undefined))?.files ?? [];
-          await writeManifest(t, set, buildManifest(set, set.completedAt, files));
+          // The host spec and state reference stay: the set still describes its host.
+          const prior = await readManifest(t, dir).catch(() => undefined);
+          const description = {
+            ...(prior?.hostSpec ? { hostSpec: prior.hostSpec } : {}),
+            ...(prior?.state ? { state: prior.state } : {}),
+          };
+          await writeManifest(t, set, buildManifest(set, set.completedAt, description));
         } else {
           // The manifest goes last, as it came last: until then the set still describes itself.
           const keys = await t.list(`${dir}/`);

@@ -10,7 +10,15 @@ import { describeError, ErrorCode, userError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactLocation } from '../../ports/state-store.js';
 import type { EngineDeps } from '../deps.js';
-import { MANIFEST_FILE, type Manifest, parseSums, readManifest, readText, SUMS_FILE } from './manifest.js';
+import {
+  MANIFEST_FILE,
+  type Manifest,
+  parseSums,
+  readManifest,
+  readText,
+  type StateSnapshotRef,
+  SUMS_FILE,
+} from './manifest.js';
 
 export interface RebuildReport {
   /** Targets read, and those that could not be listed with why. */
@@ -100,15 +108,25 @@ export async function rebuildCatalog(
   if (deps.store.isEmpty()) {
     for (const f of sets) {
       const m = manifests.get(f.setId);
-      const state = m?.manifest.files?.find((x) => x.role === 'state-snapshot');
+      const state = m?.manifest.state;
       if (!m || !state) continue;
-      try {
-        const counts = await loadSnapshot(deps, m.from, f.dir, state, m.manifest.runId, now);
-        report.snapshot = { setId: f.setId, target: m.from.name, ...counts };
-        break;
-      } catch (err) {
-        report.skipped.push(`${f.setId}: its state snapshot could not be loaded: ${describeError(err)}`);
+      // Any target that holds the snapshot will do, the one the manifest came from first.
+      const holders = [m.from, ...[...listings.keys()].filter((t) => t !== m.from)].filter((t) =>
+        listings.get(t)?.has(state.key),
+      );
+      const errors: string[] = [];
+      for (const t of holders) {
+        try {
+          const counts = await loadSnapshot(deps, t, state, m.manifest.runId, now);
+          report.snapshot = { setId: f.setId, target: t.name, ...counts };
+          break;
+        } catch (err) {
+          errors.push(`${t.name}: ${describeError(err)}`);
+        }
       }
+      if (report.snapshot) break;
+      if (errors.length)
+        report.skipped.push(`${f.setId}: its state snapshot could not be loaded (${errors.join('; ')})`);
     }
   }
   for (const f of sets) {
@@ -131,7 +149,7 @@ async function readChecked(
       const manifest = await readManifest(t, f.dir);
       if (manifest.setId !== f.setId) throw new Error(`it names set ${manifest.setId}`);
       const sums = parseSums(await readText(t, `${f.dir}/${SUMS_FILE}`));
-      for (const a of [...manifest.artifacts, ...(manifest.files ?? [])]) {
+      for (const a of manifest.artifacts) {
         if (sums.get(a.file) !== a.sha256) throw new Error(`${a.file}: manifest and ${SUMS_FILE} disagree`);
       }
       return { manifest, from: t };
@@ -145,13 +163,12 @@ async function readChecked(
 async function loadSnapshot(
   deps: EngineDeps,
   from: BackupTarget,
-  dir: string,
-  state: { file: string; sha256: string },
+  state: StateSnapshotRef,
   runId: string,
   now: Date,
 ): Promise<{ runs: number; sets: number }> {
   const chunks: Buffer[] = [];
-  for await (const c of await from.read(`${dir}/${state.file}`)) chunks.push(c as Buffer);
+  for await (const c of await from.read(state.key)) chunks.push(c as Buffer);
   const gz = Buffer.concat(chunks);
   const got = createHash('sha256').update(gz).digest('hex');
   if (got !== state.sha256)

@@ -1,4 +1,4 @@
-// The set's own description of the host (host.json) and of drbot's state, written beside its artifacts.
+// What a backup set says about the host (its manifest's `host`) and drbot's state snapshot beside it.
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,56 +6,72 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Asset } from '../../domain/assets.js';
-import { HOST_SPEC_FILE } from '../../domain/host-spec.js';
-import { setDirectory } from '../../domain/layout.js';
 import { describeError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import { captureHostSpec } from '../backup/host-capture.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
-import type { SidecarFile } from './manifest.js';
+import type { SetDescription, StateSnapshotRef } from './manifest.js';
 
-export const STATE_SNAPSHOT_FILE = 'drbot-state.sqlite.gz';
+/** State snapshots live outside the dated set directories, so sets keep exactly their files. */
+export const STATE_PREFIX = 'drbot-state/';
+/** How many snapshots each target keeps; the newest is what a new host loads. */
+export const STATE_SNAPSHOTS_KEPT = 3;
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+export const stateSnapshotKey = (setId: string) => `${STATE_PREFIX}${setId}.sqlite.gz`;
 
 /**
- * Writes host.json and a consistent snapshot of the state file to every target. Neither is
- * needed to restore the set's own artifacts, so a failure is a warning, not a failed backup:
- * the set stays restorable by hand and by drbot on a host that still exists.
+ * The host spec and a consistent snapshot of the state file, for the set's manifest. Neither
+ * is needed to restore the set's own artifacts, so a failure is a warning, not a failed
+ * backup: the set stays restorable by hand and by drbot on a host that still exists.
  */
-export async function writeSidecars(
+export async function describeSet(
   deps: EngineDeps,
   ctx: RunContext,
-  input: { setId: string; at: Date; assets: Asset[]; targets: BackupTarget[] },
-): Promise<SidecarFile[]> {
-  const dir = setDirectory(input.setId, input.at);
-  const files: SidecarFile[] = [];
-  const put = async (file: string, role: SidecarFile['role'], body: Buffer) => {
-    await Promise.all(input.targets.map((t) => t.put(`${dir}/${file}`, body)));
-    files.push({ file, role, size: body.length, sha256: sha256(body) });
-  };
+  input: { setId: string; assets: Asset[]; targets: BackupTarget[] },
+): Promise<SetDescription> {
+  const out: SetDescription = {};
   try {
-    const spec = await captureHostSpec(deps, input.assets);
-    await put(HOST_SPEC_FILE, 'host-spec', Buffer.from(`${JSON.stringify(spec, null, 2)}\n`));
+    out.hostSpec = await captureHostSpec(deps, input.assets);
     ctx.info(
-      `host spec recorded: ${spec.containers.length} container(s), ${spec.networks.length} network(s), ${spec.volumes.length} volume(s)`,
+      `host spec recorded: ${out.hostSpec.containers.length} container(s), ${out.hostSpec.networks.length} network(s), ${out.hostSpec.volumes.length} volume(s)`,
     );
   } catch (err) {
     ctx.warn(
-      `the host spec was not recorded (a bare-host restore of this set will need the containers to exist): ${describeError(err)}`,
+      `the host spec was not recorded (a bare-host restore of this set needs its containers to exist): ${describeError(err)}`,
     );
   }
+  try {
+    out.state = await uploadStateSnapshot(deps, input.setId, input.targets);
+  } catch (err) {
+    ctx.warn(`drbot's state was not snapshotted with this set: ${describeError(err)}`);
+  }
+  return out;
+}
+
+async function uploadStateSnapshot(
+  deps: EngineDeps,
+  setId: string,
+  targets: BackupTarget[],
+): Promise<StateSnapshotRef> {
   const tmp = await mkdtemp(join(tmpdir(), 'drbot-state-'));
+  let body: Buffer;
   try {
     const file = join(tmp, 'state.sqlite');
     await deps.store.snapshotTo(file);
-    const body = await promisify(gzip)(await readFile(file));
-    await put(STATE_SNAPSHOT_FILE, 'state-snapshot', body);
-  } catch (err) {
-    ctx.warn(`drbot's state was not snapshotted with this set: ${describeError(err)}`);
+    body = await promisify(gzip)(await readFile(file));
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
-  return files;
+  const key = stateSnapshotKey(setId);
+  await Promise.all(targets.map((t) => t.put(key, body)));
+  // Older snapshots are superseded: keep a few, in case the newest cannot be read.
+  await Promise.all(
+    targets.map(async (t) => {
+      const keys = (await t.list(STATE_PREFIX)).filter((k) => k.endsWith('.sqlite.gz')).sort();
+      for (const old of keys.slice(0, Math.max(0, keys.length - STATE_SNAPSHOTS_KEPT)))
+        await t.delete(old).catch(() => undefined);
+    }),
+  );
+  return { key, size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
 }

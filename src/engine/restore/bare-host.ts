@@ -1,24 +1,17 @@
 // Bare-host recovery: what of a set's recorded host is missing, and re-creating it in order.
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseEnv } from 'node:util';
-import {
-  type ContainerSpec,
-  HOST_SPEC_FORMAT,
-  type HostSpec,
-  type NetworkSpec,
-  type VolumeSpec,
-} from '../../domain/host-spec.js';
+import type { ContainerSpec, HostSpec, NetworkSpec, VolumeSpec } from '../../domain/host-spec.js';
 import { setDirectory } from '../../domain/layout.js';
 import type { HostRebuildPlan } from '../../domain/restore-plan.js';
 import { describeError, ErrorCode, externalError, userError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { SetRecord } from '../../ports/state-store.js';
-import { readManifest, readText } from '../catalog/manifest.js';
+import { readManifest } from '../catalog/manifest.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 
-/** A set's host.json, read from the first of `targets` that serves it, checked against its manifest. */
+/** The host a set recorded in its manifest, read from the first of `targets` that serves it. */
 export async function loadHostSpec(
   set: SetRecord,
   targets: BackupTarget[],
@@ -27,13 +20,8 @@ export async function loadHostSpec(
   for (const t of targets) {
     try {
       const manifest = await readManifest(t, dir);
-      const entry = manifest.files?.find((f) => f.role === 'host-spec');
-      if (!entry) return undefined; // a set written before host specs existed
-      const text = await readText(t, `${dir}/${entry.file}`);
-      if (createHash('sha256').update(text).digest('hex') !== entry.sha256) continue;
-      const spec = JSON.parse(text) as HostSpec;
-      if (spec.format !== HOST_SPEC_FORMAT) continue;
-      return { spec, target: t.name };
+      if (!manifest.hostSpec) return undefined; // a set written before host specs existed
+      return { spec: manifest.hostSpec, target: t.name };
     } catch {
       // this target cannot serve it: try the next
     }

@@ -172,7 +172,7 @@ describe('parseArgs with the restore command', () => {
     const result = parseArgs(command('restore'), []);
 
     expect(errorOf(result)).toBe(
-      'target: say what to restore: full, db-only or an asset name\nusage: /dr restore full|db-only|<asset> [--from <set-id>] [--yes]',
+      'target: say what to restore: full, db-only or an asset name\nusage: /dr restore full|db-only|<asset> [--from <set-id>] [--source <target>] [--env-file <file>] [--yes]',
     );
   });
 

@@ -161,8 +161,17 @@ describe('writeSet', () => {
 
     expect(phases).toEqual(['dump', 'verify']);
     expect(store.getSet(set.setId)?.status).toBe('complete');
-    const keys = [...s3.objects.keys()].map((k) => k.split('/').at(-1)).sort();
-    expect(keys).toEqual(['SHA256SUMS', 'fast.tar.gz', 'manifest.json', 'slow.tar.gz']);
+    const keys = [...s3.objects.keys()].filter((k) => k.includes(`/${set.setId}/`));
+    expect(keys.map((k) => k.split('/').at(-1)).sort()).toEqual([
+      'SHA256SUMS',
+      'fast.tar.gz',
+      'manifest.json',
+      'slow.tar.gz',
+    ]);
+    // Beside the set's directory, never in it: the snapshot of the state that knows this set.
+    expect([...s3.objects.keys()].filter((k) => !keys.includes(k))).toEqual([
+      `drbot-state/${set.setId}.sqlite.gz`,
+    ]);
     const fastKey = [...local.objects.keys()].find((k) => k.endsWith('fast.tar.gz')) as string;
     expect(gunzipSync(local.objects.get(fastKey) as Buffer).equals(tar('f'))).toBe(true);
   });
