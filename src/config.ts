@@ -261,7 +261,17 @@ export interface Config extends RawConfig {
   /** Where the file was read from (undefined: embedded defaults). */
   source: string | undefined;
   tierMap: ReadonlyMap<string, Tier>;
+  /** Every duration of the file, parsed to milliseconds once here (the text stays above). */
+  ms: {
+    restoreReadiness: number;
+    restoreStop: number;
+    verifyReadiness: number;
+    approval: number;
+  };
 }
+
+/** A span the schema has validated, in milliseconds. */
+const msOf = (text: string): number => parseSpan(text) as number;
 
 /** Formats a zod issue as `key: bad value → what is allowed`. */
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
@@ -352,6 +362,12 @@ export function buildConfig(input: unknown, source?: string): Config {
     storage: { ...raw.storage, local: { dir: resolve(base, raw.storage.local.dir) } },
     source,
     tierMap,
+    ms: {
+      restoreReadiness: msOf(raw.restore.readinessTimeout),
+      restoreStop: msOf(raw.restore.stopTimeout),
+      verifyReadiness: msOf(raw.verify.readinessTimeout),
+      approval: msOf(raw.slack.approvalTimeout),
+    },
   };
   return Object.freeze(config);
 }

@@ -42,6 +42,8 @@ export interface BackupTarget {
   read(key: string): Promise<Readable>;
   /** Deletes; a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /** Free space where the target stores (a local disk), or undefined where that means nothing. */
+  freeBytes?(): Promise<number | undefined>;
   /** Lists keys below a prefix (for cleanup and tests). */
   list(prefix: string): Promise<string[]>;
 }

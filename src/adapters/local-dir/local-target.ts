@@ -56,6 +56,13 @@ export class LocalDirTarget implements BackupTarget {
     this.location = dir;
   }
 
+  async freeBytes(): Promise<number | undefined> {
+    return fsp.statfs(this.dir).then(
+      (s) => s.bavail * s.bsize,
+      () => undefined,
+    );
+  }
+
   async check(): Promise<void> {
     try {
       await this.fs.mkdir(this.dir, { recursive: true });

@@ -95,7 +95,7 @@ export async function restoreDump(
  * fixed sleep. Returns how long it took.
  */
 export async function waitForDatabase(t: DbTarget, clock: Clock, timeoutMs: number): Promise<number> {
-  const started = Date.now();
+  const started = clock.monotonic();
   const c = dbClient(t.engine);
   let last = '';
   for (;;) {
@@ -110,7 +110,7 @@ export async function waitForDatabase(t: DbTarget, clock: Clock, timeoutMs: numb
           cmd: c.sanityArgs(client, t.user),
           env: c.passwordEnv(t.password),
         });
-        if (q.exitCode === 0 && /^\d+/.test(q.stdout.trim())) return Date.now() - started;
+        if (q.exitCode === 0 && /^\d+/.test(q.stdout.trim())) return clock.monotonic() - started;
         last = q.stderrTail.trim() || `sanity query exited ${q.exitCode}`;
       } else {
         last = ping.stderrTail.trim() || ping.stdout.trim() || `ping exited ${ping.exitCode}`;
@@ -118,7 +118,7 @@ export async function waitForDatabase(t: DbTarget, clock: Clock, timeoutMs: numb
     } catch (err) {
       last = (err as Error).message;
     }
-    if (Date.now() - started > timeoutMs) {
+    if (clock.monotonic() - started > timeoutMs) {
       throw externalError(
         ErrorCode.NOT_READY,
         `${t.engine} in container ${t.container} was not ready within ${Math.round(timeoutMs / 1000)} s: ${last.split('\n').slice(-2).join(' ')}`,

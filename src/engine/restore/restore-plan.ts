@@ -1,5 +1,4 @@
 // The assess stage: which set each asset is restored from, from where, and what will be stopped or created.
-import { statfs } from 'node:fs/promises';
 import type { Asset } from '../../domain/assets.js';
 import { formatSpan } from '../../domain/duration.js';
 import type { Inventory } from '../../domain/inventory.js';
@@ -210,10 +209,7 @@ export async function buildPlan(
     stopContainers,
     rtoMs: rtos.length ? Math.min(...rtos) : undefined,
     expectedMs: expectedDuration(deps, scopeLabel(input.scope)),
-    diskFreeBytes: await statfs(deps.config.storage.local.dir).then(
-      (s) => s.bavail * s.bsize,
-      () => undefined,
-    ),
+    diskFreeBytes: await deps.targets[0]?.freeBytes?.(),
     notes,
     ...(rebuild ? { rebuild } : {}),
   };

@@ -1,6 +1,5 @@
 import { createGunzip } from 'node:zlib';
 import { DEFAULT_PASSWORD_ENV } from '../../domain/assets.js';
-import { parseSpan } from '../../domain/duration.js';
 import type { PlannedAsset } from '../../domain/restore-plan.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
@@ -9,7 +8,7 @@ import { openArtifact } from '../catalog/artifact-read.js';
 import { type DbTarget, loadSessions, restoreDump, waitForDatabase } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
-import { SCRATCH_LABEL, scratchName } from '../runs/scratch.js';
+import { discardScratch, SCRATCH_LABEL, scratchName } from '../runs/scratch.js';
 import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
 import { extractInto } from '../verify/deep-verify.js';
 
@@ -35,19 +34,19 @@ export async function restoreDatabase(
 ): Promise<string> {
   const target = await liveDbTarget(deps, a);
   await deps.runtime.startContainer(target.container);
-  await waitForDatabase(target, deps.clock, parseSpan(deps.config.restore.readinessTimeout) ?? 300_000);
+  await waitForDatabase(target, deps.clock, deps.config.ms.restoreReadiness);
   const artifact = set.artifacts.find((x) => x.asset === a.asset) as SetRecord['artifacts'][number];
   const only = deps.targets.find((t) => t.name === a.readFrom);
   const { stream } = await openArtifact(deps, set, artifact, only);
   const sql = stream.pipe(createGunzip());
   stream.once('error', (err) => sql.destroy(err));
   ctx.watchBytes(stream, { asset: a.asset, action: 'load', total: artifact.size });
-  const t0 = Date.now();
+  const t0 = deps.clock.monotonic();
   const contents = await restoreDump(target, sql, {
     engineVersion: a.engineVersion,
     sessions: loadSessions(deps.config.restore.loadSessions),
   });
-  const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data) in ${Math.round((Date.now() - t0) / 100) / 10}s`;
+  const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data) in ${Math.round((deps.clock.monotonic() - t0) / 100) / 10}s`;
   ctx.info(msg, { asset: a.asset, loadSessions: contents.sessions });
   return msg;
 }
@@ -130,9 +129,7 @@ export async function restoreVolume(
     ctx.info(summary, { asset: a.asset });
     return { summary, extras };
   } finally {
-    await deps.runtime
-      .removeVolume(staging)
-      .catch((err) => ctx.warn(`staging volume ${staging} was not removed: ${(err as Error).message}`));
+    await discardScratch(deps.runtime, ctx, 'volume', staging, 'staging volume');
   }
 }
 

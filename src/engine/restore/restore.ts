@@ -1,5 +1,4 @@
 // The disaster-recovery run: assess → assemble → verify → restore → resume → postmortem.
-import { parseSpan } from '../../domain/duration.js';
 import { renderPostmortem } from '../../domain/postmortem.js';
 import { type RestorePlan, type RestoreScope, scopeLabel } from '../../domain/restore-plan.js';
 import type { Run } from '../../domain/runs.js';
@@ -206,10 +205,7 @@ async function restoreRun(
       result.safetySetId = out.safetySetId;
       save();
       for (const name of plan.stopContainers) {
-        await deps.runtime.stopContainer(
-          name,
-          Math.round((parseSpan(deps.config.restore.stopTimeout) ?? 30_000) / 1000),
-        );
+        await deps.runtime.stopContainer(name, Math.round(deps.config.ms.restoreStop / 1000));
         stopped.push(name);
         result.stopped = stopped;
         save();

@@ -1,5 +1,4 @@
 // The resume stage: start what the restore stopped, then wait for readiness by polling.
-import { parseSpan } from '../../domain/duration.js';
 import type { RestorePlan } from '../../domain/restore-plan.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import { waitForDatabase } from '../db/db-restore.js';
@@ -18,7 +17,7 @@ export async function startAgain(deps: EngineDeps, ctx: RunContext, stopped: str
 
 /** Polls databases and services until ready or the deadline passes (no fixed sleeps). */
 export async function waitReady(deps: EngineDeps, ctx: RunContext, plan: RestorePlan): Promise<void> {
-  const timeout = parseSpan(deps.config.restore.readinessTimeout) ?? 300_000;
+  const timeout = deps.config.ms.restoreReadiness;
   for (const a of plan.assets.filter((x) => x.kind === 'database')) {
     const ms = await waitForDatabase(await liveDbTarget(deps, a), deps.clock, timeout);
     ctx.info(
@@ -27,9 +26,9 @@ export async function waitReady(deps: EngineDeps, ctx: RunContext, plan: Restore
     );
   }
   for (const name of [...plan.stopContainers, ...(plan.rebuild?.containers ?? [])]) {
-    const started = Date.now();
+    const started = deps.clock.monotonic();
     let problem = await serviceReady(deps, name);
-    while (problem && Date.now() - started < timeout) {
+    while (problem && deps.clock.monotonic() - started < timeout) {
       await deps.clock.sleep(500);
       problem = await serviceReady(deps, name);
     }

@@ -1,5 +1,4 @@
 import type { Asset } from '../../domain/assets.js';
-import { parseSpan } from '../../domain/duration.js';
 import type { RestorePlan } from '../../domain/restore-plan.js';
 import { describeError, ErrorCode, externalError, toAppError } from '../../errors.js';
 import { SetWriteError, writeSet } from '../backup/set-writer.js';
@@ -53,11 +52,7 @@ export async function safetySnapshot(
   // A database can only be dumped while its server runs.
   for (const a of existing.filter((x) => x.kind === 'database')) {
     await deps.runtime.startContainer(a.container as string);
-    await waitForDatabase(
-      await liveDbTarget(deps, a),
-      deps.clock,
-      parseSpan(deps.config.restore.readinessTimeout) ?? 300_000,
-    );
+    await waitForDatabase(await liveDbTarget(deps, a), deps.clock, deps.config.ms.restoreReadiness);
   }
   if (!assets.length) {
     ctx.warn('nothing to snapshot: every asset to restore is gone');

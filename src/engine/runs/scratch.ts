@@ -1,4 +1,7 @@
+// Scratch containers and volumes of a run: their names, their label, their removal.
+
 import { randomBytes } from 'node:crypto';
+import type { ContainerRuntime } from '../../ports/container-runtime.js';
 
 /** Label on every scratch container and volume, valued with the run that made it. */
 export const SCRATCH_LABEL = 'drbot.scratch';
@@ -12,4 +15,20 @@ export function scratchName(runId: string, asset: string, kind: 'verify' | 'rest
 /** A throw-away password for a scratch database (never logged: registered as a secret). */
 export function scratchPassword(): string {
   return `scratch-${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * Removes a scratch container or volume a run made; a failure is a warning in the run's
+ * timeline (the start-up clean-up finds it again by its label), never the run's error.
+ */
+export async function discardScratch(
+  runtime: Pick<ContainerRuntime, 'removeContainer' | 'removeVolume'>,
+  ctx: { warn(message: string): void },
+  what: 'container' | 'volume',
+  name: string,
+  label = `scratch ${what}`,
+): Promise<void> {
+  await (what === 'container' ? runtime.removeContainer(name) : runtime.removeVolume(name)).catch((err) =>
+    ctx.warn(`${label} ${name} was not removed: ${(err as Error).message}`),
+  );
 }

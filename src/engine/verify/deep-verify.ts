@@ -7,7 +7,6 @@ import {
   DEFAULT_PASSWORD_ENV,
   FALLBACK_PASSWORD_ENVS,
 } from '../../domain/assets.js';
-import { parseSpan } from '../../domain/duration.js';
 import { ErrorCode, externalError, inContext, scrubbedError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
@@ -22,7 +21,7 @@ import {
 } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
-import { SCRATCH_LABEL, scratchName, scratchPassword } from '../runs/scratch.js';
+import { discardScratch, SCRATCH_LABEL, scratchName, scratchPassword } from '../runs/scratch.js';
 import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
 
 export interface DeepResult {
@@ -85,7 +84,7 @@ async function deepVerifyDatabase(
   );
   for (const v of passwordVars) env.push(`${v}=${password}`);
   const name = scratchName(ctx.run.id, artifact.asset, 'verify');
-  const started = Date.now();
+  const started = deps.clock.monotonic();
   try {
     await deps.runtime.runScratchContainer({ name, image, env, labels: { [SCRATCH_LABEL]: ctx.run.id } });
     const target = {
@@ -96,11 +95,7 @@ async function deepVerifyDatabase(
       password,
       asset: artifact.asset,
     };
-    const readyMs = await waitForDatabase(
-      target,
-      deps.clock,
-      parseSpan(deps.config.verify.readinessTimeout) ?? 180_000,
-    );
+    const readyMs = await waitForDatabase(target, deps.clock, deps.config.ms.verifyReadiness);
     const { stream, target: from } = await openArtifact(deps, set, artifact, readFrom);
     const sql = stream.pipe(createGunzip());
     stream.once('error', (err) => sql.destroy(err));
@@ -121,16 +116,14 @@ async function deepVerifyDatabase(
       );
     }
     const rows = [...found.rows.values()].reduce((a, b) => a + b, 0);
-    const summary = `restored from ${from.name} into scratch ${engine} (ready in ${Math.round(readyMs / 100) / 10}s): ${contents.databases.size} database(s), ${contents.tables.size} table(s) with data, ${rows} rows, in ${Math.round((Date.now() - started) / 100) / 10}s`;
+    const summary = `restored from ${from.name} into scratch ${engine} (ready in ${Math.round(readyMs / 100) / 10}s): ${contents.databases.size} database(s), ${contents.tables.size} table(s) with data, ${rows} rows, in ${Math.round((deps.clock.monotonic() - started) / 100) / 10}s`;
     ctx.info(`${artifact.asset}: ${summary}`, { asset: artifact.asset });
     return { asset: artifact.asset, summary };
   } catch (err) {
     // The password stops being a secret below; scrub it out of the error while it still is one.
     throw scrubbedError(err);
   } finally {
-    await deps.runtime
-      .removeContainer(name)
-      .catch((err) => ctx.warn(`scratch container ${name} was not removed: ${(err as Error).message}`));
+    await discardScratch(deps.runtime, ctx, 'container', name);
     // Once the scratch is gone, so is the password: stop scanning every log line for it.
     forgetPassword();
   }
@@ -144,7 +137,7 @@ async function deepVerifyVolume(
   source: BackupTarget | undefined,
 ): Promise<DeepResult> {
   const name = scratchName(ctx.run.id, artifact.asset, 'verify');
-  const started = Date.now();
+  const started = deps.clock.monotonic();
   try {
     await deps.runtime.createVolume(name, { [SCRATCH_LABEL]: ctx.run.id });
     const { expected, from } = await extractInto(deps, set, artifact, name, source);
@@ -163,13 +156,11 @@ async function deepVerifyVolume(
         { asset: artifact.asset, step: 'deep-verify' },
       );
     }
-    const summary = `restored from ${from} into a scratch volume: ${expected.files} file(s), ${expected.bytes} bytes, every hash equal, in ${Math.round((Date.now() - started) / 100) / 10}s`;
+    const summary = `restored from ${from} into a scratch volume: ${expected.files} file(s), ${expected.bytes} bytes, every hash equal, in ${Math.round((deps.clock.monotonic() - started) / 100) / 10}s`;
     ctx.info(`${artifact.asset}: ${summary}`, { asset: artifact.asset });
     return { asset: artifact.asset, summary };
   } finally {
-    await deps.runtime
-      .removeVolume(name)
-      .catch((err) => ctx.warn(`scratch volume ${name} was not removed: ${(err as Error).message}`));
+    await discardScratch(deps.runtime, ctx, 'volume', name);
   }
 }
 

@@ -222,7 +222,7 @@ async function verifyArtifacts(
       await ctx.stage('deep', async () => {
         for (const { set, artifact } of job.items) {
           if (outcome.failures.some((f) => f.startsWith(`${artifact.asset} (`))) continue; // its checksum already failed
-          const t0 = Date.now();
+          const t0 = clock.monotonic();
           try {
             const r = await deepVerifyArtifact(deps, ctx, set, artifact, job.source);
             outcome.deep.push({
@@ -230,7 +230,7 @@ async function verifyArtifacts(
               setId: set.id,
               ok: true,
               detail: r.summary,
-              ms: Date.now() - t0,
+              ms: clock.monotonic() - t0,
             });
             store.updateArtifact(artifact.id, { deepVerifiedAt: clock.now(), verifyError: '' });
           } catch (err) {
@@ -240,7 +240,7 @@ async function verifyArtifacts(
               setId: set.id,
               ok: false,
               detail,
-              ms: Date.now() - t0,
+              ms: clock.monotonic() - t0,
             });
             outcome.failures.push(`${artifact.asset}: ${detail}`);
             store.updateArtifact(artifact.id, { verifyError: detail });

@@ -3,7 +3,6 @@ import { App } from '@slack/bolt';
 import { findCommand } from '../../../commands/index.js';
 import { splitWords } from '../../../commands/parse.js';
 import { type Config, requireSlackAccess } from '../../config.js';
-import { parseSpan } from '../../domain/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../ports/notifier.js';
@@ -84,14 +83,7 @@ export function createSlackApp(options: {
   });
   const poster = new SlackPoster(app.client, log);
   const directory = new Directory(poster);
-  const desk = new ApprovalDesk(
-    poster,
-    engine,
-    directory,
-    config.slack.approvers,
-    parseSpan(config.slack.approvalTimeout) ?? 30 * 60_000,
-    log,
-  );
+  const desk = new ApprovalDesk(poster, engine, directory, config.slack.approvers, config.ms.approval, log);
   // Every request, of every kind, passes here first: one from another workspace or app stops.
   app.use(async (args) => {
     const body = args.body as unknown as Record<string, unknown>;

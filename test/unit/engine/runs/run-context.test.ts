@@ -13,7 +13,7 @@ import type { Clock } from '../../../../src/ports/clock.js';
 /** A clock the test moves; nothing here waits. */
 function stepClock(start: Date) {
   let t = start.getTime();
-  const clock: Clock = { now: () => new Date(t), sleep: async () => undefined };
+  const clock: Clock = { now: () => new Date(t), monotonic: () => t, sleep: async () => undefined };
   return { clock, advance: (ms: number) => (t += ms) };
 }
 

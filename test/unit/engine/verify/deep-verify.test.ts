@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../../src/config.js';
 import { deepVerifyArtifact } from '../../../../src/engine/verify/deep-verify.js';
 import { AppError, ErrorCode } from '../../../../src/errors.js';
+import { systemClock } from '../../../../src/ports/clock.js';
 import type { ArtifactRecord, SetRecord } from '../../../../src/ports/state-store.js';
 import { scrub, secretCount } from '../../../../src/secrets.js';
 
@@ -39,7 +40,7 @@ function failingScratch() {
       seen.maskedAtRemoval = scrub(seen.password ?? '') === '[REDACTED]';
     },
   };
-  const deps = { runtime, config: buildConfig({}) } as never;
+  const deps = { runtime, config: buildConfig({}), clock: systemClock } as never;
   const warnings: string[] = [];
   const ctx = { run: { id: 'run-7' }, info: () => undefined, warn: (m: string) => warnings.push(m) } as never;
   return { deps, ctx, seen, warnings };
