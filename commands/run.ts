@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { restoreResult } from '../src/domain/runs.js';
 import { defineCommand } from './define.js';
 import { runLine, table } from './format.js';
 
@@ -19,7 +20,8 @@ export const run = defineCommand({
   access: { role: 'viewer', destructive: false },
   async run({ args, engine }) {
     const { run: r, events } = engine.run(args.id);
-    const pm = typeof r.result.postmortem === 'string' ? r.result.postmortem : undefined;
+    const restored = restoreResult(r);
+    const pm = restored.postmortem;
     if (args.postmortem) {
       if (!pm)
         return {
@@ -32,19 +34,14 @@ export const run = defineCommand({
       table([['RUN', 'KIND', 'TARGET', 'STATUS', 'CREATED', 'TOOK', 'BY', 'ERROR'], runLine(r)]),
     ];
     const facts: Array<[string, unknown]> = [
-      ['set', r.result.setId],
-      ['safety snapshot', r.result.safetySetId],
-      [
-        'stopped by this run',
-        Array.isArray(r.result.stopped) && r.result.stopped.length
-          ? (r.result.stopped as string[]).join(', ')
-          : undefined,
-      ],
+      ['set', r.kind === 'backup' ? r.result.setId : undefined],
+      ['safety snapshot', restored.safetySetId],
+      ['stopped by this run', restored.stopped?.length ? restored.stopped.join(', ') : undefined],
     ];
     for (const [k, v] of facts) if (typeof v === 'string' && v) lines.push(`${k}: ${v}`);
-    if (r.status === 'interrupted' && r.result.safetySetId) {
+    if (r.status === 'interrupted' && restored.safetySetId) {
       lines.push(
-        `the run was interrupted; its safety snapshot ${String(r.result.safetySetId)} is intact: drbot undo ${r.id} --yes puts it back`,
+        `the run was interrupted; its safety snapshot ${restored.safetySetId} is intact: drbot undo ${r.id} --yes puts it back`,
       );
     }
     if (pm) lines.push(`postmortem: drbot run ${r.id} --postmortem`);

@@ -1,3 +1,6 @@
+// Runs: kinds, statuses, typed results and timelines (DESIGN §3, contract).
+import type { RestorePlan } from './restore-plan.js';
+
 /** Run kinds and statuses (DESIGN §3, contract). */
 export const RUN_STATUSES = [
   'pending-approval',
@@ -13,9 +16,51 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export type RunKind = 'backup' | 'verify' | 'restore' | 'undo' | 'test' | 'prune';
 
-export interface Run {
+/** One artifact a backup wrote, as its run records it. */
+export interface ArtifactSummary {
+  asset: string;
+  kind: string;
+  file: string;
+  size: number;
+  rawSize: number;
+  sha256: string;
+  ms: number;
+}
+
+/**
+ * What each kind of run records as its result (JSON in the state file). Every field is
+ * optional: a run records them as it gets there, and older state files may lack some.
+ */
+export interface BackupRunResult {
+  assets?: string[];
+  setId?: string;
+  artifacts?: ArtifactSummary[];
+  failures?: string[];
+  skipped?: string[];
+  pruned?: number;
+}
+
+export interface RestoreRunResult {
+  assets?: string[];
+  plan?: RestorePlan;
+  /** The approval decision as recorded (times as ISO text once read back). */
+  decision?: unknown;
+  safetySetId?: string;
+  /** Containers this run stopped and has not started again yet. */
+  stopped?: string[];
+  postmortem?: string;
+  failures?: string[];
+}
+
+export interface VerifyRunResult {
+  setIds?: string[];
+  checks?: unknown[];
+  deep?: unknown[];
+  failures?: string[];
+}
+
+interface RunFields {
   id: string;
-  kind: RunKind;
   requester: string;
   /** What the run acts on: `all`, an asset name, a set id. */
   target: string;
@@ -25,8 +70,27 @@ export interface Run {
   endedAt: Date | undefined;
   /** One-line cause when the run failed. */
   error: string | undefined;
-  /** Kind-specific result (set id, counts …). */
-  result: Record<string, unknown>;
+}
+
+/** A run, its result typed by its kind. */
+export type Run =
+  | (RunFields & { kind: 'backup'; result: BackupRunResult })
+  | (RunFields & { kind: 'restore' | 'undo'; result: RestoreRunResult })
+  | (RunFields & { kind: 'verify' | 'test'; result: VerifyRunResult })
+  | (RunFields & { kind: 'prune'; result: Record<string, never> });
+
+export type RunResult = Run['result'];
+
+/** The assets a run works on (backups and restores record them; other runs hold none). */
+export function runAssets(run: Run): string[] {
+  return run.kind === 'backup' || run.kind === 'restore' || run.kind === 'undo'
+    ? (run.result.assets ?? [])
+    : [];
+}
+
+/** A restore's or undo's result; empty for other kinds. */
+export function restoreResult(run: Run): RestoreRunResult {
+  return run.kind === 'restore' || run.kind === 'undo' ? run.result : {};
 }
 
 export type RunEventType = 'stage-start' | 'stage-end' | 'info' | 'warn' | 'error';

@@ -1,5 +1,5 @@
 // What every front end does before it answers: rebuild an empty catalog, settle interrupted runs.
-import type { Run } from '../domain/runs.js';
+import { type Run, restoreResult } from '../domain/runs.js';
 import type { Engine } from '../engine/engine.js';
 import type { Notice } from '../ports/notifier.js';
 
@@ -35,8 +35,7 @@ export async function prepareEngine(
 
 /** What people are told about a run a dead process left behind. */
 function interruptedNotice(r: Run, style: 'chat' | 'cli'): Notice {
-  const safety = typeof r.result.safetySetId === 'string' ? r.result.safetySetId : undefined;
-  const stopped = Array.isArray(r.result.stopped) ? (r.result.stopped as string[]) : [];
+  const { safetySetId: safety, stopped = [] } = restoreResult(r);
   if (style === 'cli') {
     return {
       title: `${r.id} (${r.kind} ${r.target}) was interrupted: the process running it stopped${stopped.length ? `; it had stopped ${stopped.join(', ')}` : ''}${safety ? `; safety snapshot ${safety} is intact (drbot undo ${r.id} --yes)` : ''}`,

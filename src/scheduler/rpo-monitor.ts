@@ -1,7 +1,9 @@
 // Every minute: RPO and missed-schedule breaches, alerted once and their recovery once.
+
 import { previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
 import { rpoBreached } from '../domain/policy.js';
+import { runAssets } from '../domain/runs.js';
 import type { Engine } from '../engine/engine.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { AlertRecord } from '../ports/state-store.js';
@@ -38,10 +40,7 @@ export class RpoMonitor {
       const verified = verifiedSets.get(asset.name);
       const newest = newestSets.get(asset.name);
       const lastError = runs.find(
-        (r) =>
-          (r.status === 'failed' || r.status === 'interrupted') &&
-          Array.isArray(r.result.assets) &&
-          (r.result.assets as string[]).includes(asset.name),
+        (r) => (r.status === 'failed' || r.status === 'interrupted') && runAssets(r).includes(asset.name),
       )?.error;
       const errorNote = lastError ? `; last error: ${lastError}` : '';
       const rpo = asset.policy.rpoMs;

@@ -427,6 +427,6 @@ function toRun(row: Row): Run {
     startedAt: date(row.started_at),
     endedAt: date(row.ended_at),
     error: str(row.error),
-    result: JSON.parse((row.result as string) || '{}') as Record<string, unknown>,
-  };
+    result: JSON.parse((row.result as string) || '{}'),
+  } as Run;
 }

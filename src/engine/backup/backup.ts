@@ -1,4 +1,4 @@
-import type { Run } from '../../domain/runs.js';
+import type { BackupRunResult, Run } from '../../domain/runs.js';
 import { describeError, ErrorCode, toAppError } from '../../errors.js';
 import { loadInventory, selectAssets } from '../catalog/inventory.js';
 import { type PruneReport, pruneExpired } from '../catalog/prune.js';
@@ -146,7 +146,7 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
   }
 }
 
-function resultOf(o: BackupOutcome, assets: string[]): Record<string, unknown> {
+function resultOf(o: BackupOutcome, assets: string[]): BackupRunResult {
   return {
     assets,
     setId: o.setId,

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { type Asset, artifactFileName, artifactKindOf } from '../../domain/assets.js';
 import { artifactKey, newSetId, setDirectory } from '../../domain/layout.js';
+import type { ArtifactSummary } from '../../domain/runs.js';
 import { AppError, describeError, ErrorCode, externalError, inContext, toAppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { BackupTarget, TargetWrite, WriteReceipt } from '../../ports/backup-target.js';
@@ -16,15 +17,7 @@ import { type Compression, compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from '../streams/streams.js';
 import { sourceFor } from './sources.js';
 
-export interface ArtifactSummary {
-  asset: string;
-  kind: string;
-  file: string;
-  size: number;
-  rawSize: number;
-  sha256: string;
-  ms: number;
-}
+export type { ArtifactSummary } from '../../domain/runs.js';
 
 export interface WrittenSet {
   setId: string;

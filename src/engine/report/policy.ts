@@ -1,5 +1,6 @@
 import { longestInterval } from '../../domain/cron.js';
 import type { RetentionPeriod } from '../../domain/duration.js';
+import { runAssets } from '../../domain/runs.js';
 import { loadInventory } from '../catalog/inventory.js';
 import type { EngineDeps } from '../deps.js';
 
@@ -24,13 +25,7 @@ export interface PolicyRow {
 export function lastBackupDuration(deps: EngineDeps, asset: string): number | undefined {
   const run = deps.store
     .listRuns(500)
-    .find(
-      (r) =>
-        r.kind === 'backup' &&
-        r.status === 'succeeded' &&
-        Array.isArray(r.result.assets) &&
-        (r.result.assets as string[]).includes(asset),
-    );
+    .find((r) => r.kind === 'backup' && r.status === 'succeeded' && runAssets(r).includes(asset));
   return run?.startedAt && run.endedAt ? run.endedAt.getTime() - run.startedAt.getTime() : undefined;
 }
 

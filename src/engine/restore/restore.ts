@@ -1,7 +1,7 @@
 // The disaster-recovery run: assess → assemble → verify → restore → resume → postmortem.
 import { renderPostmortem } from '../../domain/postmortem.js';
 import { type RestorePlan, type RestoreScope, scopeLabel } from '../../domain/restore-plan.js';
-import type { Run } from '../../domain/runs.js';
+import type { RestoreRunResult, Run } from '../../domain/runs.js';
 import { describeError, ErrorCode, externalError, toAppError, userError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
 import { loadInventory } from '../catalog/inventory.js';
@@ -103,7 +103,7 @@ async function restoreRun(
     failures: [],
     postmortem: undefined,
   };
-  const result: Record<string, unknown> = { assets: names };
+  const result: RestoreRunResult = { assets: names };
   const save = (patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error'>> = {}) => {
     run = store.updateRun(run.id, { ...patch, result });
     return run;
@@ -202,7 +202,7 @@ async function restoreRun(
 
     await ctx.stage('restore', async () => {
       out.safetySetId = await safetySnapshot(deps, ctx, plan, inventory.assets);
-      result.safetySetId = out.safetySetId;
+      if (out.safetySetId) result.safetySetId = out.safetySetId;
       save();
       for (const name of plan.stopContainers) {
         await deps.runtime.stopContainer(name, Math.round(deps.config.ms.restoreStop / 1000));

@@ -1,4 +1,4 @@
-import type { RunStatus } from '../../domain/runs.js';
+import { type RunStatus, runAssets } from '../../domain/runs.js';
 import { ErrorCode, userError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';
 
@@ -39,7 +39,7 @@ export function acquireAssets(deps: Pick<EngineDeps, 'store'>, kind: string, ass
   }
   for (const run of deps.store.listRuns(200)) {
     if (run.status !== 'running' && run.status !== 'pending-approval') continue;
-    const theirs = Array.isArray(run.result.assets) ? (run.result.assets as string[]) : [];
+    const theirs = runAssets(run);
     const clash = assets.find((a) => theirs.includes(a));
     if (clash && conflicts(kind, { kind: run.kind, status: run.status })) throw busy(clash, run.kind, run.id);
   }

@@ -1,6 +1,6 @@
 // verify and test runs: re-read artifacts from every target, and deep-verify them in scratch.
 import { artifactKey } from '../../domain/layout.js';
-import type { Run } from '../../domain/runs.js';
+import type { Run, VerifyRunResult } from '../../domain/runs.js';
 import { describeError, ErrorCode, toAppError, userError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
@@ -254,7 +254,7 @@ async function verifyArtifacts(
     if (toAppError(err).code === ErrorCode.CANCELLED) outcome.status = 'cancelled';
   }
   if (outcome.status !== 'cancelled') outcome.status = outcome.failures.length ? 'failed' : 'succeeded';
-  const result = {
+  const result: VerifyRunResult = {
     setIds: outcome.setIds,
     checks: outcome.checks,
     deep: outcome.deep,

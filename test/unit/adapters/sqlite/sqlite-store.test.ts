@@ -79,7 +79,7 @@ describe('SqliteStore (in memory)', () => {
         status: 'failed',
         endedAt: at(5),
         error: 'dump failed',
-        result: { setId: 'set-x', count: 2 },
+        result: { setId: 'set-x', pruned: 2 },
       });
 
       expect(updated).toMatchObject({
@@ -87,7 +87,7 @@ describe('SqliteStore (in memory)', () => {
         startedAt: at(1),
         endedAt: at(5),
         error: 'dump failed',
-        result: { setId: 'set-x', count: 2 },
+        result: { setId: 'set-x', pruned: 2 },
       });
       expect(store.getRun(run.id)).toEqual(updated);
     });
@@ -98,11 +98,11 @@ describe('SqliteStore (in memory)', () => {
 
       const updated = store.updateRun(run.id, {
         error: 'denied for store-secret-pw',
-        result: { note: 'pw store-secret-pw' },
+        result: { failures: ['pw store-secret-pw'] },
       });
 
       expect(updated.error).toBe('denied for [REDACTED]');
-      expect(updated.result).toEqual({ note: 'pw [REDACTED]' });
+      expect(updated.result).toEqual({ failures: ['pw [REDACTED]'] });
     });
 
     it('returns undefined for an unknown run', () => {
