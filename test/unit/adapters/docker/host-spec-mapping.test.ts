@@ -7,7 +7,7 @@ import {
   linkSpec,
   networkSpecFromInspect,
   volumeSpecFromInspect,
-} from '../../../../src/adapters/docker/docker-runtime.js';
+} from '../../../../src/adapters/docker/host-spec-mapping.js';
 
 const ID = 'abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789';
 
