@@ -1,3 +1,4 @@
+// `/dr backup [asset|all]`: back up now.
 import { z } from 'zod';
 import { defineCommand } from './define.js';
 import { bytes, span, table } from './format.js';

@@ -1,3 +1,4 @@
+// `/dr cancel <run-id>`: withdraw a pending approval or stop a run before its next stage.
 import { z } from 'zod';
 import { defineCommand } from './define.js';
 

@@ -1,3 +1,4 @@
+// Plain-text tables and run lines shared by the commands' answers.
 import { formatRetention, formatSpan } from '../src/domain/duration.js';
 import type { Run } from '../src/domain/runs.js';
 

@@ -1,3 +1,4 @@
+// Command-line words into a command's arguments: positionals, flags, and the shared argument schemas.
 import { z } from 'zod';
 import type { CommandDefinition } from './define.js';
 

@@ -1,3 +1,4 @@
+// `/dr policy`: the effective tier table and the schedules that cannot meet their RPO.
 import { z } from 'zod';
 import { defineCommand } from './define.js';
 import { formatRetention, span, table } from './format.js';

@@ -1,3 +1,4 @@
+// The text answer of a restore or undo run: plan, outcome, where the postmortem is.
 import type { RestoreOutcome } from '../src/engine/restore/restore.js';
 import { bytes, span, table } from './format.js';
 

@@ -1,3 +1,4 @@
+// `/dr run <id> [--postmortem]`: one run with its timeline, or its postmortem.
 import { z } from 'zod';
 import { restoreResult } from '../src/domain/runs.js';
 import { defineCommand } from './define.js';

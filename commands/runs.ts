@@ -1,3 +1,4 @@
+// `/dr runs [n]`: the most recent runs.
 import { z } from 'zod';
 import { defineCommand } from './define.js';
 import { runLine, table } from './format.js';

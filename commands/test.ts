@@ -1,3 +1,4 @@
+// `/dr test`: the recovery drill (deep-verify the newest backup of every asset).
 import { z } from 'zod';
 import { defineCommand } from './define.js';
 import { verifyText } from './verify-format.js';

@@ -1,3 +1,4 @@
+// `/dr undo <run-id>`: put back the safety snapshot a restore took.
 import { z } from 'zod';
 import { defineCommand } from './define.js';
 import { restoreText } from './restore-format.js';

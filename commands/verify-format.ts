@@ -1,3 +1,4 @@
+// The text answer of a verify or test run: checks per target, deep results, failures.
 import type { VerifyOutcome } from '../src/engine/verify/verify.js';
 import { span, table } from './format.js';
 

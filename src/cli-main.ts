@@ -1,3 +1,4 @@
+// Entry point of the one-shot CLI (`drbot …`).
 import './quiet-warnings.js';
 import { runCli } from './front/cli.js';
 

@@ -1,3 +1,4 @@
+// The pino root logger, with secrets redacted from every line.
 import pino, { type Logger } from 'pino';
 import { scrub } from './secrets.js';
 

@@ -1,3 +1,4 @@
+// Cron expressions: when a schedule fires, its previous slot, its longest interval.
 import { CronExpressionParser } from 'cron-parser';
 
 /** The last time a cron schedule fired at or before `at` (local time, as cron runs). */

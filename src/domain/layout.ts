@@ -1,3 +1,4 @@
+// Set ids and the artifact layout on every target (`YYYY/MM/DD/<set-id>/<file>`).
 import { randomBytes } from 'node:crypto';
 
 /** `set-20261126-141502-3fa9`: sortable by time, unique enough for one host. */

@@ -1,3 +1,4 @@
+// Retention planning: which artifacts expire, never an asset's last good backup.
 import { type RetentionPeriod, retentionCutoff } from './duration.js';
 
 /** One stored artifact as retention sees it. */

@@ -1,3 +1,4 @@
+// The interactive terminal session (`npm start` without Slack secrets).
 import { createInterface } from 'node:readline';
 import { splitWords } from '../../commands/parse.js';
 import type { Engine } from '../engine/engine.js';

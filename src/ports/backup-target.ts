@@ -1,3 +1,4 @@
+// The backup-target port: a place sets are stored (local directory, S3 bucket).
 import type { Readable } from 'node:stream';
 
 /**

@@ -1,3 +1,4 @@
+// The scheduler: cron ticks into backups, the drill, digests and the RPO check.
 import cron, { type ScheduledTask } from 'node-cron';
 import { firesInMinute, previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';

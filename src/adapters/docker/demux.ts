@@ -1,3 +1,4 @@
+// Splits Docker's multiplexed exec stream into stdout (passed on) and a stderr tail.
 import { Transform, type TransformCallback } from 'node:stream';
 
 /**

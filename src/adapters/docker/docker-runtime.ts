@@ -25,7 +25,6 @@ import {
   volumeSpecFromInspect,
 } from './host-spec-mapping.js';
 
-
 /**
  * An image with no files at all, imported from an empty tar. Containers made from it are never
  * started: they only anchor a volume mount so the engine's archive API can read or write the

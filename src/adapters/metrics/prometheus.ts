@@ -1,3 +1,4 @@
+// The Prometheus `/metrics` figures, computed from the state at scrape time.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, Registry } from 'prom-client';
 import type { Engine } from '../../engine/engine.js';

@@ -1,3 +1,4 @@
+// S3 multipart upload from a stream with a fixed set of reused part buffers and per-part checks.
 import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import {

@@ -1,3 +1,4 @@
+// The S3 adapter of the backup-target port (S3 and S3-compatible buckets).
 import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,

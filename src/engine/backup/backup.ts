@@ -1,3 +1,4 @@
+// The backup run: inventory → dump → verify → prune → report.
 import type { BackupRunResult, Run } from '../../domain/runs.js';
 import { describeError, ErrorCode, toAppError } from '../../errors.js';
 import { loadInventory, selectAssets } from '../catalog/inventory.js';

@@ -1,3 +1,4 @@
+// Where an artifact's bytes come from: a database dump through exec, or a volume's tar.
 import type { Readable } from 'node:stream';
 import { type Asset, type DatabaseAsset, FALLBACK_PASSWORD_ENVS } from '../../domain/assets.js';
 import { ErrorCode, externalError, inContext } from '../../errors.js';

@@ -1,3 +1,4 @@
+// Opening an artifact for reading from a target that holds a confirmed copy.
 import type { Readable } from 'node:stream';
 import { artifactKey } from '../../domain/layout.js';
 import { describeError, ErrorCode, externalError } from '../../errors.js';

@@ -1,3 +1,4 @@
+// Catalog queries: the newest (or newest verified) backup set per asset.
 import type { ArtifactRecord, SetRecord, StateStore } from '../../ports/state-store.js';
 
 /**

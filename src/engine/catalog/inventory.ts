@@ -1,3 +1,4 @@
+// The live inventory (volumes, databases) and resolving asset names against it.
 import type { Asset } from '../../domain/assets.js';
 import { buildInventory, type Inventory } from '../../domain/inventory.js';
 import { ErrorCode, userError } from '../../errors.js';

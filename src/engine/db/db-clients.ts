@@ -1,3 +1,4 @@
+// Each database engine's client commands, and the dump analyzer used to check a restore.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { DbEngine } from '../../domain/assets.js';
 

@@ -1,3 +1,4 @@
+// Loading a dump into a database server through its own client, and waiting until it is ready.
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

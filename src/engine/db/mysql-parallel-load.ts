@@ -1,3 +1,4 @@
+// Loads a MySQL/MariaDB dump through several client sessions at once.
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { ErrorCode, externalError } from '../../errors.js';

@@ -1,3 +1,4 @@
+// `policy`: the tier table, the assets on each tier and schedules that cannot meet their RPO.
 import { longestInterval } from '../../domain/cron.js';
 import type { RetentionPeriod } from '../../domain/duration.js';
 import { runAssets } from '../../domain/runs.js';

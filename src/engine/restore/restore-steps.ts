@@ -1,3 +1,4 @@
+// The restore stage's steps: load a database, restore a volume through a checked staging volume.
 import { createGunzip } from 'node:zlib';
 import { DEFAULT_PASSWORD_ENV } from '../../domain/assets.js';
 import type { PlannedAsset } from '../../domain/restore-plan.js';

@@ -1,3 +1,4 @@
+// The safety snapshot: the state a restore is about to replace, saved as a set for undo.
 import type { Asset } from '../../domain/assets.js';
 import type { RestorePlan } from '../../domain/restore-plan.js';
 import { describeError, ErrorCode, externalError, toAppError } from '../../errors.js';

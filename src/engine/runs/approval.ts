@@ -1,3 +1,4 @@
+// The approval gate of destructive runs, and the command line's `--yes` gate.
 import type { RestorePlan } from '../../domain/restore-plan.js';
 import type { Run } from '../../domain/runs.js';
 

@@ -1,3 +1,4 @@
+// One destructive run per asset: the asset lock.
 import { type RunStatus, runAssets } from '../../domain/runs.js';
 import { ErrorCode, userError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';

@@ -1,3 +1,4 @@
+// The gzip compressor of the backup pipeline: igzip when installed, else parallel zlib.
 import { execFile, spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { ErrorCode, externalError, userError } from '../../errors.js';

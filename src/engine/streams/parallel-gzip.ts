@@ -1,3 +1,4 @@
+// gzip on every core in independent blocks, as one valid gzip stream.
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';

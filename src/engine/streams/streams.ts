@@ -1,3 +1,4 @@
+// Stream stages of the pipeline: hashing, inspection, and fan-out to every target.
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { AppError, ErrorCode, externalError } from '../../errors.js';

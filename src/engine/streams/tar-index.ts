@@ -1,3 +1,4 @@
+// Indexes a tar stream (path → size and hash) and compares two indexes.
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { extract } from 'tar-stream';

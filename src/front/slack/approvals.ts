@@ -1,3 +1,4 @@
+// The Slack approval card: posts it, collects the clicks, reports the decision.
 import { formatSpan } from '../../domain/duration.js';
 import type { RestorePlan } from '../../domain/restore-plan.js';
 import type { Run } from '../../domain/runs.js';

@@ -1,3 +1,4 @@
+// Bolt's Logger interface on top of drbot's pino logger.
 import { type Logger as BoltLogger, LogLevel } from '@slack/bolt';
 import type { Logger } from '../../log.js';
 

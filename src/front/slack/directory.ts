@@ -1,3 +1,4 @@
+// Who is in a Slack user group (cached briefly), for approver and operator checks.
 import type { SlackPoster } from './slack-client.js';
 
 /**

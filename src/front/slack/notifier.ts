@@ -1,3 +1,4 @@
+// The notifier port in Slack: reports and alerts posted to their channels.
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { Notice, Notifier } from '../../ports/notifier.js';

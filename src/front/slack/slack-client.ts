@@ -1,3 +1,4 @@
+// The Slack Web API calls drbot makes, with retries on rate limits.
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../../log.js';
 
