@@ -15,22 +15,28 @@ export interface PrunePlan {
   expire: RetainedArtifact[];
   /** Per asset, why its newest artifacts are kept regardless of age. */
   protectedSets: Map<string, string[]>;
+  /** Expired artifacts kept because a run that has not finished is about to read their set. */
+  keptInUse: RetainedArtifact[];
 }
 
 /**
  * Decides what retention removes (pure). An artifact expires when its set is older than its
  * asset's retention, except that the newest complete artifact and the newest verified one of
- * each asset are always kept. Assets whose retention is unknown (no longer in the inventory:
- * perhaps the very volume that was lost) keep everything.
+ * each asset are always kept, and so is every set in `inUse` (named by a restore waiting for
+ * approval, say: deleting it would leave that run nothing to restore). Assets whose retention
+ * is unknown (no longer in the inventory, perhaps the very volume that was lost, or no longer
+ * backed up) keep everything.
  */
 export function planPrune(
   now: Date,
   artifacts: readonly RetainedArtifact[],
   retentionOf: (asset: string) => RetentionPeriod | undefined,
+  inUse: ReadonlySet<string> = new Set(),
 ): PrunePlan {
   const byAsset = new Map<string, RetainedArtifact[]>();
   for (const a of artifacts) byAsset.set(a.asset, [...(byAsset.get(a.asset) ?? []), a]);
   const expire: RetainedArtifact[] = [];
+  const keptInUse: RetainedArtifact[] = [];
   const protectedSets = new Map<string, string[]>();
   for (const [asset, list] of byAsset) {
     const sorted = [...list].sort(
@@ -45,8 +51,9 @@ export function planPrune(
     if (!retention) continue;
     const cutoff = retentionCutoff(now, retention);
     for (const a of sorted) {
-      if (!keep.has(a.setId) && a.setTime.getTime() < cutoff.getTime()) expire.push(a);
+      if (keep.has(a.setId) || a.setTime.getTime() >= cutoff.getTime()) continue;
+      (inUse.has(a.setId) ? keptInUse : expire).push(a);
     }
   }
-  return { expire, protectedSets };
+  return { expire, protectedSets, keptInUse };
 }

@@ -23,7 +23,11 @@ export interface PruneReport {
 export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<PruneReport> {
   const { store, clock, targets } = deps;
   const inventory = await loadInventory(deps);
-  const retentionByAsset = new Map(inventory.assets.map((a) => [a.name, a.policy.retention]));
+  // Only assets still backed up expire: one that became `backup=none` gets no new sets, so its
+  // history is all that is left of it (retention unknown = keep everything).
+  const retentionByAsset = new Map(
+    inventory.assets.filter((a) => a.policy.protected).map((a) => [a.name, a.policy.retention]),
+  );
   // Safety snapshots are not restore points and are kept for undo; retention skips them.
   const sets = store.listSets({ status: ['complete'], purpose: 'backup' });
   const setById = new Map(sets.map((s) => [s.id, s]));
@@ -37,8 +41,16 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
         verified: a.deepVerifiedAt !== undefined,
       })),
   );
-  const plan = planPrune(clock.now(), retained, (asset) => retentionByAsset.get(asset));
+  const inUse = setsInUse(deps);
+  const plan = planPrune(
+    clock.now(),
+    retained,
+    (asset) => retentionByAsset.get(asset),
+    new Set(inUse.keys()),
+  );
   const report: PruneReport = { deleted: [], refused: [], errors: [] };
+  for (const setId of new Set(plan.keptInUse.map((k) => k.setId)))
+    ctx.info(`kept ${setId} although expired: ${inUse.get(setId)} will read it`, { setId }, 'prune');
   if (!plan.expire.length) {
     ctx.info('nothing has expired');
     return report;
@@ -122,6 +134,29 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
     );
   }
   return report;
+}
+
+/**
+ * Sets that runs still waiting or working are about to read, with who: the sets of a restore's
+ * plan (or its `--from`), the snapshot an undo puts back, the set a verify checks. A restore
+ * waiting for approval can wait as long as `approvalTimeout`; its set must still be there then.
+ */
+export function setsInUse(deps: Pick<EngineDeps, 'store'>): Map<string, string> {
+  const used = new Map<string, string>();
+  for (const run of deps.store.listRuns(200)) {
+    if (run.status !== 'running' && run.status !== 'pending-approval') continue;
+    const by = `${run.id} (${run.kind} ${run.target}, ${run.status})`;
+    const ids: string[] = [];
+    if (run.kind === 'restore' || run.kind === 'undo') {
+      ids.push(...(run.result.plan?.assets.map((a) => a.setId) ?? []));
+      const from = /--from (\S+)/.exec(run.target)?.[1];
+      if (from) ids.push(from);
+    } else if (run.kind === 'verify') {
+      ids.push(run.target, ...(run.result.setIds ?? []));
+    }
+    for (const id of ids) if (!used.has(id)) used.set(id, by);
+  }
+  return used;
 }
 
 /** The kept artifacts of an asset that are not present on some target. */
