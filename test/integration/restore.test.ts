@@ -137,9 +137,10 @@ describe('disaster full', () => {
     });
     expect(docker(['inspect', '-f', '{{.State.Running}}', 'web']).trim()).toBe('true');
     const timeline = (await drbot(ws, ['run', restoreRun])).stdout;
+    // Services stop before the safety snapshot, so nothing they write in between is lost.
     const order = [
-      'safety snapshot set-',
       'stopped web',
+      'safety snapshot set-',
       'app-data: staged',
       'app-data: removed 1 path',
       'started web',

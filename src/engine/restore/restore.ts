@@ -201,9 +201,8 @@ async function restoreRun(
     });
 
     await ctx.stage('restore', async () => {
-      out.safetySetId = await safetySnapshot(deps, ctx, plan, inventory.assets);
-      if (out.safetySetId) result.safetySetId = out.safetySetId;
-      save();
+      // Services stop before the safety snapshot: what they write until they stop is in it,
+      // instead of lost between the snapshot and the replacement.
       for (const name of plan.stopContainers) {
         await deps.runtime.stopContainer(name, Math.round(deps.config.ms.restoreStop / 1000));
         stopped.push(name);
@@ -211,6 +210,9 @@ async function restoreRun(
         save();
         ctx.info(`stopped ${name}`);
       }
+      out.safetySetId = await safetySnapshot(deps, ctx, plan, inventory.assets);
+      if (out.safetySetId) result.safetySetId = out.safetySetId;
+      save();
       touched = true;
       const volumes = async () => {
         for (const a of plan.assets.filter((x) => x.kind === 'volume')) {

@@ -1,18 +1,38 @@
 // The resume stage: start what the restore stopped, then wait for readiness by polling.
 import type { RestorePlan } from '../../domain/restore-plan.js';
-import { ErrorCode, externalError } from '../../errors.js';
+import { describeError, ErrorCode, externalError } from '../../errors.js';
 import { waitForDatabase } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { liveDbTarget, serviceReady } from './restore-steps.js';
 
-/** Starts containers in the reverse of the order they were stopped. */
-export async function startAgain(deps: EngineDeps, ctx: RunContext, stopped: string[]): Promise<void> {
+/**
+ * Starts containers in the reverse of the order they were stopped, each on its own: one that
+ * will not start must not leave the others down. Every failure is reported (in the timeline as
+ * it happens, then together in the error); the ones that did start leave `stopped`.
+ */
+export async function startAgain(
+  deps: Pick<EngineDeps, 'runtime'>,
+  ctx: Pick<RunContext, 'info' | 'error'>,
+  stopped: string[],
+): Promise<void> {
+  const failures: string[] = [];
   for (const name of [...stopped].reverse()) {
-    await deps.runtime.startContainer(name);
-    ctx.info(`started ${name}`);
+    try {
+      await deps.runtime.startContainer(name);
+      stopped.splice(stopped.indexOf(name), 1);
+      ctx.info(`started ${name}`);
+    } catch (err) {
+      failures.push(`${name}: ${describeError(err)}`);
+      ctx.error(`could not start ${name}: ${describeError(err)}`, { container: name });
+    }
   }
-  stopped.length = 0;
+  if (failures.length)
+    throw externalError(
+      ErrorCode.NOT_READY,
+      `${failures.length} container(s) did not start again: ${failures.join(' | ')}`,
+      { step: 'resume' },
+    );
 }
 
 /** Polls databases and services until ready or the deadline passes (no fixed sleeps). */
