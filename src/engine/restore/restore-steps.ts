@@ -1,6 +1,6 @@
 // The restore stage's steps: load a database, restore a volume through a checked staging volume.
 import { createGunzip } from 'node:zlib';
-import { DEFAULT_PASSWORD_ENV } from '../../domain/assets.js';
+import { DB_ENGINES, type DbEngine, DEFAULT_DB_USER, DEFAULT_PASSWORD_ENV } from '../../domain/assets.js';
 import type { PlannedAsset } from '../../domain/restore-plan.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
@@ -13,15 +13,33 @@ import { discardScratch, SCRATCH_LABEL, scratchName } from '../runs/scratch.js';
 import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
 import { extractInto } from '../verify/deep-verify.js';
 
+/**
+ * How a planned database is reached: as its config or labels say when it is live, else as its
+ * backup recorded (engine, user, password variable), else with its engine's defaults. A backup
+ * too old to record its engine still shows it in its artifact kind.
+ */
+export function plannedDb(a: PlannedAsset): { engine: DbEngine; user: string; passwordEnv: string } {
+  const engine: DbEngine =
+    a.engine && (DB_ENGINES as readonly string[]).includes(a.engine)
+      ? a.engine
+      : a.artifactKind === 'postgres-dump'
+        ? 'postgres'
+        : 'mysql';
+  return {
+    engine,
+    user: a.user ?? DEFAULT_DB_USER[engine],
+    passwordEnv: a.passwordEnv ?? DEFAULT_PASSWORD_ENV[engine],
+  };
+}
+
 export async function liveDbTarget(deps: EngineDeps, a: PlannedAsset): Promise<DbTarget> {
-  const engine = a.engine ?? 'mysql';
-  const user = a.user ?? (engine === 'postgres' ? 'postgres' : 'root');
+  const { engine, user, passwordEnv } = plannedDb(a);
   const password = await databasePassword(deps.runtime, {
     name: a.asset,
     engine,
     container: a.container as string,
     user,
-    passwordEnv: a.passwordEnv ?? DEFAULT_PASSWORD_ENV[engine],
+    passwordEnv,
   });
   return { runtime: deps.runtime, container: a.container as string, engine, user, password, asset: a.asset };
 }

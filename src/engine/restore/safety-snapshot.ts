@@ -1,12 +1,12 @@
 // The safety snapshot: the state a restore is about to replace, saved as a set for undo.
 import type { Asset } from '../../domain/assets.js';
-import type { RestorePlan } from '../../domain/restore-plan.js';
+import type { PlannedAsset, RestorePlan } from '../../domain/restore-plan.js';
 import { describeError, ErrorCode, externalError, toAppError } from '../../errors.js';
 import { SetWriteError, writeSet } from '../backup/set-writer.js';
 import { waitForDatabase } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
-import { liveDbTarget } from './restore-steps.js';
+import { liveDbTarget, plannedDb } from './restore-steps.js';
 
 /**
  * The state about to be replaced, saved as a set of its own (purpose `safety`) on the local
@@ -19,37 +19,7 @@ export async function safetySnapshot(
   plan: RestorePlan,
   live: Asset[],
 ): Promise<string | undefined> {
-  const byName = new Map(live.map((a) => [a.name, a]));
-  const assets: Asset[] = [];
-  // Databases whose containers a bare-host restore creates have no current state to save.
-  const created = new Set(plan.rebuild?.databases ?? []);
-  const existing = plan.assets.filter((a) => !(a.kind === 'database' && created.has(a.container ?? '')));
-  for (const a of existing) {
-    const current = byName.get(a.asset);
-    if (a.kind === 'volume' && !a.exists) continue;
-    if (current) assets.push(current);
-    else if (a.kind === 'volume') {
-      assets.push({
-        kind: 'volume',
-        name: a.asset,
-        volume: a.asset,
-        labels: a.labels ?? {},
-        usedBy: [],
-        policy: unprotectedPolicy(),
-      });
-    } else {
-      assets.push({
-        kind: 'database',
-        name: a.asset,
-        engine: a.engine ?? 'mysql',
-        container: a.container as string,
-        user: a.user ?? 'root',
-        passwordEnv: a.passwordEnv ?? 'MYSQL_ROOT_PASSWORD',
-        policy: unprotectedPolicy(),
-        source: 'config',
-      });
-    }
-  }
+  const { assets, existing } = snapshotAssets(plan, live);
   // A database can only be dumped while its server runs.
   for (const a of existing.filter((x) => x.kind === 'database')) {
     await deps.runtime.startContainer(a.container as string);
@@ -85,6 +55,48 @@ export async function safetySnapshot(
       },
     );
   }
+}
+
+/**
+ * What the safety snapshot saves: each planned asset that exists now, as the inventory knows
+ * it, or, known only from the catalog, as its backup recorded it (a database's engine, user
+ * and password variable: PostgreSQL's defaults are not MySQL's). `existing` are the planned
+ * assets with a current state, gone volumes and databases a bare-host restore creates left out.
+ */
+export function snapshotAssets(
+  plan: RestorePlan,
+  live: Asset[],
+): { assets: Asset[]; existing: PlannedAsset[] } {
+  const byName = new Map(live.map((a) => [a.name, a]));
+  const assets: Asset[] = [];
+  // Databases whose containers a bare-host restore creates have no current state to save.
+  const created = new Set(plan.rebuild?.databases ?? []);
+  const existing = plan.assets.filter((a) => !(a.kind === 'database' && created.has(a.container ?? '')));
+  for (const a of existing) {
+    const current = byName.get(a.asset);
+    if (a.kind === 'volume' && !a.exists) continue;
+    if (current) assets.push(current);
+    else if (a.kind === 'volume') {
+      assets.push({
+        kind: 'volume',
+        name: a.asset,
+        volume: a.asset,
+        labels: a.labels ?? {},
+        usedBy: [],
+        policy: unprotectedPolicy(),
+      });
+    } else {
+      assets.push({
+        kind: 'database',
+        name: a.asset,
+        ...plannedDb(a),
+        container: a.container as string,
+        policy: unprotectedPolicy(),
+        source: 'config',
+      });
+    }
+  }
+  return { assets, existing };
 }
 
 function unprotectedPolicy(): Asset['policy'] {
