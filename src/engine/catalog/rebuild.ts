@@ -132,6 +132,10 @@ export async function rebuildCatalog(
   for (const f of sets) {
     const m = manifests.get(f.setId);
     if (!m || deps.store.getSet(f.setId)) continue;
+    if (setDirectory(m.manifest.setId, new Date(m.manifest.createdAt)) !== f.dir) {
+      report.skipped.push(`${f.setId}: its manifest's time does not match its directory ${f.dir}`);
+      continue;
+    }
     if (importManifest(deps, f, m.manifest, now)) report.added.push(f.setId);
   }
   for (const [t, keys] of listings)
@@ -186,7 +190,6 @@ async function loadSnapshot(
 
 function importManifest(deps: EngineDeps, f: Found, m: Manifest, now: Date): boolean {
   const createdAt = new Date(m.createdAt);
-  if (setDirectory(m.setId, createdAt) !== f.dir) return false;
   return deps.store.importSet({
     id: m.setId,
     runId: m.runId,
