@@ -106,7 +106,10 @@ export async function rebuildCatalog(
 
   const now = deps.clock.now();
   if (deps.store.isEmpty()) {
-    for (const f of sets) {
+    // The newest snapshot is the one taken last: by completion time (ids only have seconds).
+    const done = (f: Found) => manifests.get(f.setId)?.manifest.completedAt ?? '';
+    const byCompletion = [...sets].sort((a, b) => (done(a) < done(b) ? 1 : done(a) > done(b) ? -1 : 0));
+    for (const f of byCompletion) {
       const m = manifests.get(f.setId);
       const state = m?.manifest.state;
       if (!m || !state) continue;
