@@ -29,6 +29,8 @@ export const ErrorCode = {
   LOCAL_WRITE_FAILED: 'LOCAL_WRITE_FAILED',
   TARGET_WRITE_FAILED: 'TARGET_WRITE_FAILED',
   CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
+  /** A stored artifact is no longer the version that was verified (replaced or rewritten since). */
+  ARTIFACT_CHANGED: 'ARTIFACT_CHANGED',
   RESTORE_FAILED: 'RESTORE_FAILED',
   SANITY_CHECK_FAILED: 'SANITY_CHECK_FAILED',
   NOT_READY: 'NOT_READY',

@@ -25,6 +25,16 @@ export interface TargetWrite {
   abort(cause: Error): Promise<void>;
 }
 
+/** The bytes of one stored version of an object, and the tag that names that version. */
+export interface VersionedRead {
+  stream: Readable;
+  /**
+   * Opaque; equal tags mean the same stored object (S3: its ETag; a local file: device, inode,
+   * size and modification time of the file opened).
+   */
+  version: string;
+}
+
 /**
  * A place backup sets are stored: the local directory, an S3 bucket, an offsite bucket. Keys
  * are relative (`YYYY/MM/DD/<set-id>/<file>`); each target adds its own root or prefix.
@@ -41,6 +51,12 @@ export interface BackupTarget {
   /** Writes a small object in one go (manifests). */
   put(key: string, body: string | Buffer): Promise<void>;
   read(key: string): Promise<Readable>;
+  /**
+   * Reads an object and names the version read. Given the `version` of an earlier read, reads
+   * that version only: an object replaced or rewritten since fails with ARTIFACT_CHANGED before
+   * a byte is handed back (so a restore loads the very copy it verified).
+   */
+  readVersion(key: string, version?: string): Promise<VersionedRead>;
   /** Deletes; a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** Free space where the target stores (a local disk), or undefined where that means nothing. */

@@ -153,3 +153,37 @@ describe('S3Target abort', () => {
     expect(await target.list('aborted-half-way/')).toEqual([]);
   });
 });
+
+describe('S3Target.readVersion', () => {
+  async function text(stream: NodeJS.ReadableStream): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString();
+  }
+
+  it('names the version by its ETag and reads that version again', async () => {
+    await target.put('versions/same.sql.gz', 'the verified bytes');
+    const first = await target.readVersion('versions/same.sql.gz');
+    await text(first.stream);
+
+    const again = await target.readVersion('versions/same.sql.gz', first.version);
+
+    expect(first.version).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(await text(again.stream)).toBe('the verified bytes');
+  });
+
+  it('refuses an object replaced since, before handing back any byte', async () => {
+    await target.put('versions/replaced.sql.gz', 'the verified bytes');
+    const { stream, version } = await target.readVersion('versions/replaced.sql.gz');
+    await text(stream);
+    await target.put('versions/replaced.sql.gz', 'other bytes');
+
+    const err = await target.readVersion('versions/replaced.sql.gz', version).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('ARTIFACT_CHANGED');
+    expect((err as AppError).message).toMatch(
+      /s3 s3:\/\/drbot-test\/drbot: drbot\/versions\/replaced\.sql\.gz is no longer the object that was verified \(ETag "[0-9a-f]{32}", verified "[0-9a-f]{32}"\)/,
+    );
+  });
+});

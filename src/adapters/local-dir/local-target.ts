@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { ErrorCode, externalError } from '../../errors.js';
-import type { BackupTarget, TargetWrite } from '../../ports/backup-target.js';
+import type { BackupTarget, TargetWrite, VersionedRead } from '../../ports/backup-target.js';
 
 /** The part of an open file the target uses; `node:fs/promises` FileHandle fits. */
 export interface LocalFile {
@@ -150,6 +150,36 @@ export class LocalDirTarget implements BackupTarget {
       });
     });
     return stream;
+  }
+
+  /**
+   * The version is taken from the open file (fstat of the descriptor that is then read), so a
+   * file renamed over the artifact or rewritten in place after the check is never the one read.
+   */
+  async readVersion(key: string, version?: string): Promise<VersionedRead> {
+    const path = this.path(key);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(path, 'r');
+    } catch (err) {
+      throw externalError(ErrorCode.LOCAL_WRITE_FAILED, `cannot read ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    try {
+      const st = await handle.stat({ bigint: true });
+      const found = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+      if (version !== undefined && found !== version) {
+        throw externalError(
+          ErrorCode.ARTIFACT_CHANGED,
+          `${path} is no longer the file that was verified (device:inode:size:mtime ${found}, verified ${version})`,
+        );
+      }
+      return { stream: handle.createReadStream(), version: found };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
   async delete(key: string): Promise<void> {

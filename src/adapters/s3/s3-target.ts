@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadBucketCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -11,7 +12,7 @@ import {
 import type { S3TargetConfig } from '../../config.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { BackupTarget, TargetWrite } from '../../ports/backup-target.js';
+import type { BackupTarget, TargetWrite, VersionedRead } from '../../ports/backup-target.js';
 import { PartUploader, StoredBytesMismatch } from './part-uploader.js';
 
 const MiB = 1024 * 1024;
@@ -135,6 +136,45 @@ export class S3Target implements BackupTarget {
     } catch (err) {
       throw this.fail(ErrorCode.S3_FAILED, `cannot read ${this.key(key)}`, err);
     }
+  }
+
+  /**
+   * The version is the ETag. A read of a given version asks S3 for it with If-Match and checks
+   * the ETag of the answer too, since some S3-compatible stores ignore If-Match.
+   */
+  async readVersion(key: string, version?: string): Promise<VersionedRead> {
+    const changed = (found: string | undefined) =>
+      externalError(
+        ErrorCode.ARTIFACT_CHANGED,
+        `${this.name} ${this.location}: ${this.key(key)} is no longer the object that was verified (ETag ${found ?? 'unknown'}, verified ${version})`,
+      );
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.config.bucket,
+          Key: this.key(key),
+          ...(version !== undefined ? { IfMatch: version } : {}),
+        }),
+      );
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (version !== undefined && (e.$metadata?.httpStatusCode === 412 || e.name === 'PreconditionFailed'))
+        throw changed(undefined);
+      throw this.fail(ErrorCode.S3_FAILED, `cannot read ${this.key(key)}`, err);
+    }
+    const stream = res.Body as Readable;
+    if (!res.ETag || (version !== undefined && res.ETag !== version)) {
+      stream.destroy();
+      if (!res.ETag)
+        throw this.fail(
+          ErrorCode.S3_FAILED,
+          `cannot read ${this.key(key)}`,
+          new Error('the answer has no ETag'),
+        );
+      throw changed(res.ETag);
+    }
+    return { stream, version: res.ETag };
   }
 
   async delete(key: string): Promise<void> {

@@ -2,16 +2,16 @@
 import { createGunzip } from 'node:zlib';
 import { DB_ENGINES, type DbEngine, DEFAULT_DB_USER, DEFAULT_PASSWORD_ENV } from '../../domain/assets.js';
 import type { PlannedAsset } from '../../domain/restore-plan.js';
-import { ErrorCode, externalError } from '../../errors.js';
+import { ErrorCode, externalError, toAppError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
 import { databasePassword } from '../backup/sources.js';
-import { openArtifact } from '../catalog/artifact-read.js';
 import { type DbTarget, loadSessions, restoreDump, waitForDatabase } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { discardScratch, SCRATCH_LABEL, scratchName } from '../runs/scratch.js';
 import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
 import { extractInto } from '../verify/deep-verify.js';
+import { openVerified, type VerifiedCopy } from './verified-copy.js';
 
 /**
  * How a planned database is reached: as its config or labels say when it is live, else as its
@@ -44,19 +44,25 @@ export async function liveDbTarget(deps: EngineDeps, a: PlannedAsset): Promise<D
   return { runtime: deps.runtime, container: a.container as string, engine, user, password, asset: a.asset };
 }
 
-/** Loads a dump into the live database container with the server's own client. */
+/**
+ * Loads a dump into the live database container with the server's own client, from exactly the
+ * copy the verify stage hashed. The load writes into the server as it goes, so bytes that turn
+ * out different at the end (a copy rewritten in place while read) fail the run loudly, naming
+ * the safety snapshot that undoes it; a copy replaced before the load is refused before any byte.
+ */
 export async function restoreDatabase(
   deps: EngineDeps,
   ctx: RunContext,
   set: SetRecord,
   a: PlannedAsset,
+  copy: VerifiedCopy,
+  safetySetId: string | undefined,
 ): Promise<string> {
   const target = await liveDbTarget(deps, a);
   await deps.runtime.startContainer(target.container);
   await waitForDatabase(target, deps.clock, deps.config.ms.restoreReadiness);
   const artifact = set.artifacts.find((x) => x.asset === a.asset) as SetRecord['artifacts'][number];
-  const only = deps.targets.find((t) => t.name === a.readFrom);
-  const { stream } = await openArtifact(deps, set, artifact, only);
+  const { stream, check } = await openVerified(copy);
   const sql = stream.pipe(createGunzip());
   stream.once('error', (err) => sql.destroy(err));
   ctx.watchBytes(stream, { asset: a.asset, action: 'load', total: artifact.size });
@@ -65,13 +71,24 @@ export async function restoreDatabase(
     engineVersion: a.engineVersion,
     sessions: loadSessions(deps.config.restore.loadSessions),
   });
+  try {
+    check();
+  } catch (err) {
+    const e = toAppError(err);
+    throw externalError(
+      e.code,
+      `${e.message}; ${target.container} now holds what was loaded from them: ${safetySetId ? `undo ${ctx.run.id} puts back its state from before the restore (safety snapshot ${safetySetId})` : 'no safety snapshot was taken of it'}`,
+      { cause: e, asset: a.asset, step: 'restore' },
+    );
+  }
   const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data) in ${Math.round((deps.clock.monotonic() - t0) / 100) / 10}s`;
   ctx.info(msg, { asset: a.asset, loadSessions: contents.sessions });
   return msg;
 }
 
 /**
- * A volume is restored into a fresh staging volume first and checked file by file; only then
+ * A volume is restored into a fresh staging volume first, from exactly the copy the verify
+ * stage hashed, hashed again on the way, and checked file by file; only then
  * is its content copied over the live volume (created with its recorded labels if it is
  * gone), which is checked again. Files in the live volume that the backup does not have are
  * left in place and reported: they may be newer than the backup.
@@ -81,13 +98,28 @@ export async function restoreVolume(
   ctx: RunContext,
   set: SetRecord,
   a: PlannedAsset,
+  verified: VerifiedCopy,
 ): Promise<{ summary: string; extras: string[] }> {
   const artifact = set.artifacts.find((x) => x.asset === a.asset) as SetRecord['artifacts'][number];
   const staging = scratchName(ctx.run.id, a.asset, 'restore');
   try {
     await deps.runtime.createVolume(staging, { [SCRATCH_LABEL]: ctx.run.id });
-    const from = deps.targets.find((t) => t.name === a.readFrom);
-    const { expected } = await extractInto(deps, set, artifact, staging, from);
+    const { stream, check } = await openVerified(verified);
+    const { expected } = await extractInto(deps, set, artifact, staging, undefined, {
+      stream,
+      target: verified.target,
+    });
+    // Staged only: the live volume is not touched unless the bytes extracted are the ones verified.
+    try {
+      check();
+    } catch (err) {
+      const e = toAppError(err);
+      throw externalError(e.code, `${e.message}; the live volume was not touched`, {
+        cause: e,
+        asset: a.asset,
+        step: 'restore',
+      });
+    }
     const staged = await deps.runtime.exportVolume(staging);
     const [stagedIndex] = await Promise.all([indexTar(staged.stream), staged.done]);
     const stagedDiff = compareTarIndexes(expected, stagedIndex);

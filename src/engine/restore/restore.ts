@@ -10,12 +10,12 @@ import type { EngineDeps } from '../deps.js';
 import type { ApprovalDecision, ApprovalGate } from '../runs/approval.js';
 import { acquireAssets } from '../runs/locks.js';
 import { combineObservers, RunContext, type RunObserver } from '../runs/run-context.js';
-import { checkOnTarget } from '../verify/verify.js';
 import { createContainers, createInfrastructure, loadHostSpec, readEnvFile } from './bare-host.js';
 import { buildPlan, scopeAssets } from './restore-plan.js';
 import { restoreDatabase, restoreVolume } from './restore-steps.js';
 import { startAgain, waitReady } from './resume.js';
 import { safetySnapshot } from './safety-snapshot.js';
+import { planAsRead, type VerifiedCopy, verifyCopies } from './verified-copy.js';
 
 export interface RestoreRequest {
   scope: RestoreScope;
@@ -181,24 +181,13 @@ async function restoreRun(
     save({ status: 'running' });
 
     const planSets = new Map(plan.assets.map((a) => [a.setId, deps.store.getSet(a.setId) as SetRecord]));
-    await ctx.stage('verify', async () => {
-      for (const a of plan.assets) {
-        const set = planSets.get(a.setId) as SetRecord;
-        const artifact = set.artifacts.find((x) => x.asset === a.asset) as SetRecord['artifacts'][number];
-        const check = await checkOnTarget(deps, set, artifact, a.readFrom);
-        if (!check.ok) {
-          throw externalError(
-            ErrorCode.CHECKSUM_MISMATCH,
-            `${a.file} of ${a.setId} on ${a.readFrom}: ${check.detail}; nothing live was touched`,
-            {
-              asset: a.asset,
-              step: 'verify',
-            },
-          );
-        }
-        ctx.info(`${a.asset}: ${check.detail} on ${a.readFrom}`, { asset: a.asset });
-      }
-    });
+    // The copy of each artifact that hashes right (another one when the planned one is bad);
+    // the restore loads exactly that copy, and the outcome shows where it came from.
+    const copies = await ctx.stage('verify', () =>
+      verifyCopies(deps, ctx, plan, planSets, req.source !== undefined),
+    );
+    out.plan = planAsRead(plan, copies);
+    const copyOf = (a: { asset: string }) => copies.get(a.asset) as VerifiedCopy;
 
     await ctx.stage('restore', async () => {
       // Services stop before the safety snapshot: what they write until they stop is in it,
@@ -216,13 +205,13 @@ async function restoreRun(
       touched = true;
       const volumes = async () => {
         for (const a of plan.assets.filter((x) => x.kind === 'volume')) {
-          const r = await restoreVolume(deps, ctx, planSets.get(a.setId) as SetRecord, a);
+          const r = await restoreVolume(deps, ctx, planSets.get(a.setId) as SetRecord, a, copyOf(a));
           extras[a.asset] = r.extras;
         }
       };
       const databases = async () => {
         for (const a of plan.assets.filter((x) => x.kind === 'database'))
-          await restoreDatabase(deps, ctx, planSets.get(a.setId) as SetRecord, a);
+          await restoreDatabase(deps, ctx, planSets.get(a.setId) as SetRecord, a, copyOf(a), out.safetySetId);
       };
       if (!plan.rebuild) {
         await databases();

@@ -1,5 +1,5 @@
 // Deep verify: restore an artifact into scratch (a container or a volume) and run sanity checks.
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   DB_ENGINES,
@@ -164,15 +164,19 @@ async function deepVerifyVolume(
   }
 }
 
-/** Streams an artifact into a volume while indexing the archive on the way (one read). */
+/**
+ * Streams an artifact into a volume while indexing the archive on the way (one read); `opened`
+ * when the caller already holds the stream to extract (a restore's verified copy).
+ */
 export async function extractInto(
   deps: EngineDeps,
   set: SetRecord,
   artifact: ArtifactRecord,
   volume: string,
   from?: BackupTarget,
+  opened?: { stream: Readable; target: BackupTarget },
 ) {
-  const { stream, target } = await openArtifact(deps, set, artifact, from);
+  const { stream, target } = opened ?? (await openArtifact(deps, set, artifact, from));
   const tar = stream.pipe(createGunzip());
   stream.once('error', (err) => tar.destroy(err));
   const toIndex = new PassThrough({ highWaterMark: 1 << 20 });

@@ -17,6 +17,10 @@ export interface TargetCheck {
   target: string;
   ok: boolean;
   detail: string;
+  /** The bytes were read to the end and are not the ones recorded: the copy is bad, not unreachable. */
+  corrupt?: boolean;
+  /** When ok: the version read (see BackupTarget.readVersion), so a restore loads that very one. */
+  version?: string;
 }
 
 export interface DeepCheck {
@@ -82,7 +86,8 @@ export async function checkOnTarget(
       detail: `target ${targetName} is no longer configured`,
     };
   try {
-    const got = await hashStream(await target.read(key));
+    const read = await target.readVersion(key);
+    const got = await hashStream(read.stream);
     if (got.sha256 === a.sha256 && got.bytes === a.size) {
       return {
         asset: a.asset,
@@ -90,6 +95,7 @@ export async function checkOnTarget(
         target: targetName,
         ok: true,
         detail: `sha256 ${got.sha256.slice(0, 12)}… ${got.bytes} bytes`,
+        version: read.version,
       };
     }
     return {
@@ -97,10 +103,37 @@ export async function checkOnTarget(
       file: a.file,
       target: targetName,
       ok: false,
+      corrupt: true,
       detail: `checksum mismatch: ${got.bytes} bytes sha256 ${got.sha256}, expected ${a.size} bytes sha256 ${a.sha256}`,
     };
   } catch (err) {
     return { asset: a.asset, file: a.file, target: targetName, ok: false, detail: describeError(err) };
+  }
+}
+
+/**
+ * Keeps the catalog's view of a copy in line with a check of it: a copy whose bytes differ is
+ * marked `failed` (no restore reads it again) and the artifact says why; a `failed` copy found
+ * good again (repaired by hand) is confirmed again. An unreadable copy proves nothing either way.
+ */
+export function recordCopyCheck(
+  deps: EngineDeps,
+  set: SetRecord,
+  a: ArtifactRecord,
+  check: TargetCheck,
+): void {
+  const location = a.locations.find((l) => l.target === check.target);
+  const key = location?.key ?? artifactKey(set.id, set.createdAt, a.file);
+  if (check.corrupt) {
+    deps.store.setLocation(a.id, { target: check.target, key, status: 'failed', confirmedAt: undefined });
+    deps.store.updateArtifact(a.id, { verifyError: `${check.target}: ${check.detail}` });
+  } else if (check.ok && location?.status === 'failed') {
+    deps.store.setLocation(a.id, {
+      target: check.target,
+      key,
+      status: 'confirmed',
+      confirmedAt: deps.clock.now(),
+    });
   }
 }
 
@@ -201,6 +234,7 @@ async function verifyArtifacts(
           ),
         );
         outcome.checks.push(...checks);
+        for (const c of checks) recordCopyCheck(deps, set, artifact, c);
         const bad = checks.filter((c) => !c.ok);
         for (const c of checks) {
           (c.ok ? ctx.info.bind(ctx) : ctx.error.bind(ctx))(

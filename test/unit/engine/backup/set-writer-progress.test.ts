@@ -38,6 +38,10 @@ function memoryTarget(): BackupTarget {
       objects.set(key, Buffer.from(body));
     },
     read: async (key) => Readable.from([objects.get(key) ?? Buffer.alloc(0)]),
+    readVersion: async (key) => ({
+      stream: Readable.from([objects.get(key) ?? Buffer.alloc(0)]),
+      version: '1',
+    }),
     delete: async (key) => {
       objects.delete(key);
     },
