@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesBelow, partialSize } from '../fixtures/backup-dir.js';
 import { drbot, spawnDrbot, type Workspace, workspace } from '../fixtures/cli.js';
-import { docker, execIn, waitFor } from '../fixtures/docker.js';
+import { docker, execIn, removeByLabel, waitFor } from '../fixtures/docker.js';
+import { engineHarness } from '../fixtures/engine.js';
 import { type S3Server, startS3 } from '../fixtures/s3.js';
 import { createSeed, type Seed, teardownSeed, waitForDatabases } from '../fixtures/seed.js';
 
@@ -143,6 +145,41 @@ describe('a run that breaks half-way', () => {
 
     expect(res.code).toBe(1);
     expect(res.stdout).toMatch(/container mysql-prod has no DB_PASSWORD in its environment/);
+  });
+});
+
+describe('a target that cannot be opened', () => {
+  it('starts no dump and leaves no dump process or helper container behind', async () => {
+    const h = engineHarness({
+      config: {
+        databases: [
+          {
+            name: 'mysql-prod',
+            container: 'mysql-prod',
+            engine: 'mariadb',
+            tier: 'critical',
+            passwordEnv: 'MYSQL_ROOT_PASSWORD',
+          },
+        ],
+      },
+    });
+    // A file where the set's year directory must go: the local target cannot create the set.
+    mkdirSync(h.backupDir, { recursive: true });
+    writeFileSync(join(h.backupDir, h.clock.now().toISOString().slice(0, 4)), 'not a directory');
+
+    const outcome = await h.app.engine
+      .backup({ target: 'two assets', assets: ['mysql-prod', 'app-data'], requester: 'test' })
+      .finally(() => h.app.close());
+
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failures.join('\n')).toMatch(/mysql-prod.*(ENOTDIR|not a directory)/);
+    // The bulk dump is far bigger than every buffer between it and drbot: a dump started and
+    // never read would still be blocked in the container now.
+    const processes = docker(['top', 'mysql-prod', '-eo', 'pid,args']);
+    const anchors = docker(['ps', '-aq', '--filter', 'label=drbot.anchor']);
+    removeByLabel('drbot.anchor'); // one left behind would keep app-data in use for the next test
+    expect(processes).not.toMatch(/mariadb-dump|mysqldump/);
+    expect(anchors).toBe('');
   });
 });
 

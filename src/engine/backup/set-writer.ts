@@ -15,7 +15,7 @@ import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { type Compression, compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from '../streams/streams.js';
-import { sourceFor } from './sources.js';
+import { type ArtifactSource, sourceFor } from './sources.js';
 
 export type { ArtifactSummary } from '../../domain/runs.js';
 
@@ -177,12 +177,18 @@ async function writeArtifact(
   });
   const alog = log.child({ asset: asset.name });
   let writes: TargetWrite[] = [];
+  let source: ArtifactSource | undefined;
   try {
-    const source = await sourceFor(deps.runtime, asset);
+    // Every target is open before the dump starts: a dump nobody reads blocks forever (and a
+    // PostgreSQL dump's snapshot holds its locks on every table meanwhile).
     const sizeHint = previousSize(deps, asset.name);
-    writes = await Promise.all(targets.map((t) => t.write(key, sizeHint)));
+    const opened = await Promise.allSettled(targets.map((t) => t.write(key, sizeHint)));
+    writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const refused = opened.find((o) => o.status === 'rejected');
+    if (refused) throw refused.reason;
     for (const t of targets)
       store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
+    source = await sourceFor(deps.runtime, asset);
     const compression = compress();
     alog.info({ tool: source.tool, compressor: compression.tool, key }, 'dump started');
 
@@ -230,6 +236,9 @@ async function writeArtifact(
     return { summary, id: artifactId, key, receipts };
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
+    // Whatever failed, the producer stops: its exec or archive connection closes, and the
+    // volume's anchor container is removed when its stream closes.
+    source?.stream.destroy();
     await Promise.all(writes.map((w) => w.abort(e).catch(() => undefined)));
     store.updateArtifact(artifactId, { status: 'failed', endedAt: clock.now() });
     ctx.error(`${asset.name}: ${describeError(e)}`, { asset: asset.name, code: e.code });
