@@ -27,12 +27,17 @@ export default function setup(): void {
   }
   // Fixtures are labelled `drbot.fixture=<suite>`; leftovers of an earlier, interrupted run (or
   // of a benchmark) would show up in every inventory, so they go before the suite starts.
-  for (const label of ['drbot.fixture', 'drbot.scratch', 'drbot.anchor']) {
+  // Every container first: a leftover anchor container holds a fixture volume, which cannot be
+  // removed while any container uses it.
+  const labels = ['drbot.fixture', 'drbot.scratch', 'drbot.anchor'];
+  for (const label of labels) {
     const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=${label}`])
       .toString()
       .split('\n')
       .filter(Boolean);
     if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'pipe' });
+  }
+  for (const label of labels) {
     const vols = execFileSync('docker', ['volume', 'ls', '-q', '--filter', `label=${label}`])
       .toString()
       .split('\n')
