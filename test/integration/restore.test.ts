@@ -13,6 +13,7 @@ import {
   teardownSeed,
   volumeHashes,
 } from '../fixtures/seed.js';
+import { copyStatuses } from '../fixtures/state.js';
 import { flipByte } from '../fixtures/tamper.js';
 
 let seed: Seed;
@@ -165,16 +166,41 @@ describe('disaster full', () => {
 });
 
 describe('a corrupted backup', () => {
-  it('restore stops at verify, naming the artifact and target, and live data stays as it was', async () => {
+  it('restore db-only reads the dump from S3 when the local copy is corrupt, and the run says which copy and why', async () => {
+    execIn('mysql-prod', ['mariadb', '-uroot', '-e', 'DELETE FROM shop.orders WHERE id > 2000'], {
+      env: seed.mysqlEnv,
+    });
+    flipByte(join(setDir, 'mysql-prod.sql.gz'));
+
+    const res = await drbot(ws, ['restore', 'db-only', '--yes']);
+
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect(mysqlFingerprint('mysql-prod', seed.mysqlEnv)).toBe(original.mysql);
+    expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(original.postgres);
+    const timeline = (await drbot(ws, ['run', runIdOf(res.stdout)])).stdout;
+    expect(timeline).toMatch(
+      /mysql-prod: the copy of mysql-prod\.sql\.gz on local is bad: checksum mismatch: \d+ bytes sha256 [0-9a-f]{64}, expected \d+ bytes sha256 [0-9a-f]{64}; marked failed in the catalog; trying s3/,
+    );
+    expect(timeline).toMatch(
+      /mysql-prod: sha256 [0-9a-f]{12}… \d+ bytes on s3 \(local: checksum mismatch: .* \(marked failed in the catalog\); read from s3\)/,
+    );
+    expect(timeline).toMatch(/postgres-prod: sha256 [0-9a-f]{12}… \d+ bytes on local\n/);
+    expect(copyStatuses(ws.statePath, setId, 'mysql-prod.sql.gz')).toEqual({
+      local: 'failed',
+      s3: 'confirmed',
+    });
+  });
+
+  it('with --source, a bad copy stops the restore at verify, naming the artifact and target, and live data stays as it was', async () => {
     execIn(
       'mysql-prod',
       ['mariadb', '-uroot', '-e', 'INSERT INTO shop.customers VALUES (9999, "after the backup", NULL)'],
       { env: seed.mysqlEnv },
     );
     const live = mysqlFingerprint('mysql-prod', seed.mysqlEnv);
-    flipByte(join(setDir, 'mysql-prod.sql.gz'));
 
-    const res = await drbot(ws, ['restore', 'mysql-prod', '--from', setId, '--yes']);
+    // The local copy is still the one corrupted above; S3's good copy is not read.
+    const res = await drbot(ws, ['restore', 'mysql-prod', '--from', setId, '--source', 'local', '--yes']);
 
     expect(res.code).toBe(1);
     expect(res.stdout).toMatch(/✗ run-\d+ restore mysql-prod --from \S+: failed/);
