@@ -12,7 +12,7 @@ import type { EngineDeps } from './deps.js';
 import { buildPolicy, type PolicyRow } from './report/policy.js';
 import { buildStatus, type StatusReport } from './report/status.js';
 import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore/restore.js';
-import { SCRATCH_LABEL } from './runs/scratch.js';
+import { type DebrisReport, removeDebris } from './runs/cleanup.js';
 import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.js';
 
 /** The one entry point front ends use: every `/dr` command goes through here. */
@@ -73,23 +73,23 @@ export class Engine {
   }
 
   backup(request: BackupRequest): Promise<BackupOutcome> {
-    return runBackup(this.deps, request);
+    return this.thenRemoveDebris(runBackup(this.deps, request));
   }
 
   verify(request: Parameters<typeof runVerify>[1]): Promise<VerifyOutcome> {
-    return runVerify(this.deps, request);
+    return this.thenRemoveDebris(runVerify(this.deps, request));
   }
 
   test(request: Parameters<typeof runRecoveryTest>[1]): Promise<VerifyOutcome> {
-    return runRecoveryTest(this.deps, request);
+    return this.thenRemoveDebris(runRecoveryTest(this.deps, request));
   }
 
   restore(request: RestoreRequest): Promise<RestoreOutcome> {
-    return runRestore(this.deps, request);
+    return this.thenRemoveDebris(runRestore(this.deps, request));
   }
 
   undo(request: Parameters<typeof runUndo>[1]): Promise<RestoreOutcome> {
-    return runUndo(this.deps, request);
+    return this.thenRemoveDebris(runUndo(this.deps, request));
   }
 
   /**
@@ -193,23 +193,35 @@ export class Engine {
   }
 
   /**
-   * Marks runs left `running` by a dead process as `interrupted`, and removes the scratch
-   * containers and volumes they left. Their safety snapshots stay: they are complete sets.
+   * Marks runs left `running` by a dead process as `interrupted`. What they left behind is for
+   * `removeDebris`; their safety snapshots stay: they are complete sets.
    */
   async recoverInterrupted(): Promise<Run[]> {
-    const runs = this.deps.store.interruptRunning(this.deps.clock.now());
-    for (const r of runs) {
-      try {
-        const left = await this.deps.runtime.listByLabel(`${SCRATCH_LABEL}=${r.id}`);
-        for (const c of left.containers) await this.deps.runtime.removeContainer(c);
-        for (const v of left.volumes) await this.deps.runtime.removeVolume(v);
-      } catch (err) {
-        this.deps.log.warn(
-          { runId: r.id, err: (err as Error).message },
-          'could not remove scratch of an interrupted run',
-        );
-      }
+    return this.deps.store.interruptRunning(this.deps.clock.now());
+  }
+
+  /**
+   * Removes what runs no longer running left behind (partial files, open multipart uploads,
+   * scratch and volume anchors), never what a live run is using; see removeDebris. Called at
+   * start-up and after every run; one at a time.
+   */
+  removeDebris(): Promise<DebrisReport> {
+    const next = this.sweeping.then(() => removeDebris(this.deps));
+    this.sweeping = next.catch(() => undefined);
+    return next;
+  }
+
+  private sweeping: Promise<unknown> = Promise.resolve();
+
+  /** Settles with the run's own outcome, once what runs left behind is cleaned up after it. */
+  private async thenRemoveDebris<T>(run: Promise<T>): Promise<T> {
+    try {
+      return await run;
+    } finally {
+      // The clean-up reports its own problems; none of them is the run's outcome.
+      await this.removeDebris().catch((err) =>
+        this.deps.log.warn({ err: (err as Error).message }, 'clean-up after a run failed'),
+      );
     }
-    return runs;
   }
 }

@@ -1,12 +1,14 @@
 // What every front end does before it answers: rebuild an empty catalog, settle interrupted runs.
 import { type Run, restoreResult } from '../domain/runs.js';
 import type { Engine } from '../engine/engine.js';
+import type { DebrisReport } from '../engine/runs/cleanup.js';
 import type { Notice } from '../ports/notifier.js';
 
 /**
  * Rebuilds the catalog from the targets when the state is empty (a new host), then marks runs a
- * dead process left `running` as interrupted and removes their scratch. Returns what people
- * should be told, for each front end to show its own way (stderr, the log, the alerts channel).
+ * dead process left `running` as interrupted and removes what stopped runs left behind. Returns
+ * what people should be told, for each front end to show its own way (stderr, the log, the
+ * alerts channel).
  */
 export async function prepareEngine(
   engine: Engine,
@@ -30,7 +32,27 @@ export async function prepareEngine(
     });
   }
   for (const r of await engine.recoverInterrupted()) notices.push(interruptedNotice(r, style));
+  const debris = await engine.removeDebris();
+  if (debris.removed.length || debris.problems.length) notices.push(debrisNotice(debris));
   return notices;
+}
+
+/** At most this many things are named one by one; the log has them all. */
+const DEBRIS_LINES = 20;
+
+/** What people are told about what stopped runs left behind, and what could not be removed. */
+function debrisNotice(d: DebrisReport): Notice {
+  const lines = d.removed.slice(0, DEBRIS_LINES).map((r) => `removed ${r}`);
+  if (d.removed.length > DEBRIS_LINES)
+    lines.push(`… and ${d.removed.length - DEBRIS_LINES} more (see the log)`);
+  lines.push(...d.problems.map((p) => `not cleaned up: ${p}`));
+  return {
+    title: d.removed.length
+      ? `removed ${d.removed.length} thing(s) that stopped runs left behind (unfinished files and uploads, helper containers and volumes)`
+      : 'could not clean up after stopped runs',
+    lines,
+    level: d.problems.length ? 'warn' : 'info',
+  };
 }
 
 /** What people are told about a run a dead process left behind. */

@@ -63,4 +63,29 @@ export interface BackupTarget {
   freeBytes?(): Promise<number | undefined>;
   /** Lists keys below a prefix (for cleanup and tests). */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Removes what writes that never finished left behind (`*.partial` files, open multipart
+   * uploads), those `isDebris` picks; it is asked only after the target has listed them all.
+   * A target that leaves nothing behind need not have it. Throws when the target cannot be
+   * listed; a single removal that fails is reported in `problems`.
+   */
+  removeIncomplete?(isDebris: (write: IncompleteWrite) => boolean): Promise<IncompleteRemoval>;
+}
+
+/** A write that was started and never finished: a `*.partial` file, an open multipart upload. */
+export interface IncompleteWrite {
+  /** The key it was to become (`YYYY/MM/DD/<set-id>/<file>`), relative like every key. */
+  key: string;
+  /**
+   * The latest it can have been started, by this host's clock: the target adds what its own
+   * clock may be off by, so "started before T" holds whenever this is before T.
+   */
+  startedBy: Date;
+}
+
+export interface IncompleteRemoval {
+  /** What was removed, one line each for the report (`local: 2026/…/x.sql.gz.partial (290 bytes)`). */
+  removed: string[];
+  /** Removals that failed, with the cause. */
+  problems: string[];
 }

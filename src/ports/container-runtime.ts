@@ -34,6 +34,30 @@ export interface ExecOptions {
   stdin?: Readable;
 }
 
+/** A container or volume drbot made for its own work (see `listHelpers`). */
+export interface HelperObject {
+  kind: 'container' | 'volume';
+  /** What `removeContainer` / `removeVolume` take (a container's id when it has no name of ours). */
+  ref: string;
+  /** For messages. */
+  name: string;
+  /**
+   * `scratch`: made by a run for its own use (deep verify, staging, helpers), `runId` says which;
+   * `anchor`: a never-started container that mounts a volume for the archive API (it pins the
+   * volume: `docker volume rm` fails while it exists); `volume` names the volume.
+   */
+  role: 'scratch' | 'anchor';
+  runId: string | undefined;
+  volume: string | undefined;
+  /**
+   * The latest it can have been created, by this host's clock (the engine reports seconds, and
+   * its clock may be a little off); undefined when the engine does not say.
+   */
+  createdBy: Date | undefined;
+  /** Made by this process and still in use by it (an anchor whose archive is open). */
+  inUse: boolean;
+}
+
 /** What a scratch container (deep verify, recovery tests) is made of. */
 export interface ScratchContainerSpec {
   name: string;
@@ -107,8 +131,12 @@ export interface ContainerRuntime {
     mounts: Array<{ volume: string; target: string }>;
     labels: Record<string, string>;
   }): Promise<ExecResult & { stdout: string }>;
-  /** Names of containers and volumes carrying a label (to find leftovers). */
-  listByLabel(label: string): Promise<{ containers: string[]; volumes: string[] }>;
+  /**
+   * The containers and volumes drbot made for itself and would remove when done: runs'
+   * scratch (label `drbot.scratch=<run id>`) and volume anchors. To find what a dead process
+   * left behind. A runtime without it (an in-memory fake) has nothing of the kind to leave.
+   */
+  listHelpers?(): Promise<HelperObject[]>;
 
   // Host specs (DESIGN §9): what a backup set records, and what a bare-host restore re-creates.
 

@@ -95,6 +95,11 @@ export interface StateStore {
   events(runId: string): RunEvent[];
   /** Marks every `running` run `interrupted` (process died); returns them. */
   interruptRunning(at: Date): Run[];
+  /**
+   * Runs `running` in a process that is still alive: this one, another on this host that
+   * answers, or one on another host (not ours to judge). What a clean-up must leave alone.
+   */
+  liveRuns(): Run[];
 
   createSet(input: { id: string; runId: string; createdAt: Date; purpose?: SetPurpose }): void;
   updateSet(

@@ -6,6 +6,7 @@ import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import type { ContainerSpec, NetworkSpec, VolumeSpec } from '../../domain/host-spec.js';
+import { SCRATCH_LABEL } from '../../engine/runs/scratch.js';
 import { AppError, ErrorCode, externalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type {
@@ -14,6 +15,7 @@ import type {
   ExecOptions,
   ExecResult,
   ExecStream,
+  HelperObject,
   ScratchContainerSpec,
   VolumeInfo,
 } from '../../ports/container-runtime.js';
@@ -32,6 +34,11 @@ import {
  */
 export const ANCHOR_IMAGE = 'drbot/volume-anchor:1';
 const ANCHOR_LABEL = 'drbot.anchor';
+/**
+ * The engine reports creation times in whole seconds, from its own clock (the host's, for a
+ * local engine): a second for the rounding and one for the clocks.
+ */
+const CREATED_ALLOWANCE_MS = 2_000;
 
 /**
  * Turns a `DOCKER_HOST`-style address into dockerode options. A TCP engine is reached over TLS
@@ -77,6 +84,8 @@ export function dockerOptions(host: string, env: NodeJS.ProcessEnv = process.env
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
   private anchorReady: Promise<void> | undefined;
+  /** Ids of the anchors this process made and has not removed yet (in use by an archive). */
+  private readonly anchorsInUse = new Set<string>();
 
   constructor(
     private readonly host: string,
@@ -201,10 +210,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async exportVolume(volume: string): Promise<{ stream: Readable; done: Promise<void> }> {
     const anchor = await this.createAnchor(volume, '/volume');
-    const remove = () =>
-      anchor
-        .remove({ force: true })
-        .catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
+    const remove = () => this.removeAnchor(anchor, volume);
     try {
       const archive = (await anchor.getArchive({ path: '/volume/.' })) as unknown as Readable;
       const done = new Promise<void>((resolve, reject) => {
@@ -237,9 +243,7 @@ export class DockerRuntime implements ContainerRuntime {
         },
       );
     } finally {
-      await anchor
-        .remove({ force: true })
-        .catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
+      await this.removeAnchor(anchor, volume);
     }
   }
 
@@ -369,17 +373,47 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async listByLabel(label: string): Promise<{ containers: string[]; volumes: string[] }> {
-    const [containers, volumes] = await Promise.all([
+  async listHelpers(): Promise<HelperObject[]> {
+    // Label filters with several values must all match, hence one listing per label.
+    const [scratch, anchors, volumes] = await Promise.all([
       this.call('list containers', () =>
-        this.docker.listContainers({ all: true, filters: { label: [label] } }),
+        this.docker.listContainers({ all: true, filters: { label: [SCRATCH_LABEL] } }),
       ),
-      this.call('list volumes', () => this.docker.listVolumes({ filters: { label: [label] } })),
+      this.call('list containers', () =>
+        this.docker.listContainers({ all: true, filters: { label: [ANCHOR_LABEL] } }),
+      ),
+      this.call('list volumes', () => this.docker.listVolumes({ filters: { label: [SCRATCH_LABEL] } })),
     ]);
-    return {
-      containers: containers.map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, '')),
-      volumes: (volumes.Volumes ?? []).map((v) => v.Name),
+    const container = (c: Docker.ContainerInfo): HelperObject => {
+      const anchor = c.Labels?.[ANCHOR_LABEL];
+      return {
+        kind: 'container',
+        ref: c.Id,
+        name: (c.Names?.[0] ?? c.Id).replace(/^\//, ''),
+        role: anchor === undefined ? 'scratch' : 'anchor',
+        runId: c.Labels?.[SCRATCH_LABEL],
+        volume: anchor,
+        createdBy: c.Created ? new Date(c.Created * 1000 + CREATED_ALLOWANCE_MS) : undefined,
+        inUse: this.anchorsInUse.has(c.Id),
+      };
     };
+    return [
+      ...scratch.map(container),
+      ...anchors.filter((a) => !scratch.some((s) => s.Id === a.Id)).map(container),
+      ...(volumes.Volumes ?? []).map((v): HelperObject => {
+        const created = Date.parse((v as { CreatedAt?: string }).CreatedAt ?? '');
+        return {
+          kind: 'volume',
+          ref: v.Name,
+          name: v.Name,
+          role: 'scratch',
+          runId: v.Labels?.[SCRATCH_LABEL],
+          volume: undefined,
+          createdBy: Number.isNaN(created) ? undefined : new Date(created + CREATED_ALLOWANCE_MS),
+          inUse: false,
+        };
+      }),
+    ];
   }
 
   async containerSpec(name: string, secretNames?: ReadonlySet<string>): Promise<ContainerSpec | undefined> {
@@ -511,7 +545,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** A never-started container from the empty anchor image with `volume` mounted at `path`. */
   private async createAnchor(volume: string, path: string): Promise<Docker.Container> {
     await this.ensureAnchorImage();
-    return this.call(`create anchor for volume ${volume}`, () =>
+    const anchor = await this.call(`create anchor for volume ${volume}`, () =>
       this.docker.createContainer({
         Image: ANCHOR_IMAGE,
         Cmd: ['none'],
@@ -520,6 +554,16 @@ export class DockerRuntime implements ContainerRuntime {
         NetworkDisabled: true,
       }),
     );
+    this.anchorsInUse.add(anchor.id);
+    return anchor;
+  }
+
+  /** Removes an anchor once its archive is done (one left behind pins its volume). */
+  private async removeAnchor(anchor: Docker.Container, volume: string): Promise<void> {
+    await anchor
+      .remove({ force: true })
+      .catch((err: Error) => this.log.warn({ volume, err: err.message }, 'anchor container not removed'));
+    this.anchorsInUse.delete(anchor.id);
   }
 
   private ensureAnchorImage(): Promise<void> {

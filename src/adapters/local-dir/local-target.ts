@@ -5,6 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { BackupTarget, TargetWrite, VersionedRead } from '../../ports/backup-target.js';
+import { type IsDebris, removePartialFiles } from './partial-files.js';
 
 /** The part of an open file the target uses; `node:fs/promises` FileHandle fits. */
 export interface LocalFile {
@@ -195,6 +196,11 @@ export class LocalDirTarget implements BackupTarget {
       if (!empty) break;
       await this.fs.rmdir(d).catch(() => undefined);
     }
+  }
+
+  /** Removes the `*.partial` files `isDebris` picks: writes a killed process never finished. */
+  removeIncomplete(isDebris: IsDebris) {
+    return removePartialFiles(this.dir, this.name, this.fs, isDebris);
   }
 
   async list(prefix: string): Promise<string[]> {

@@ -13,6 +13,7 @@ import type { S3TargetConfig } from '../../config.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { BackupTarget, TargetWrite, VersionedRead } from '../../ports/backup-target.js';
+import { IncompleteUploads } from './incomplete-uploads.js';
 import { PartUploader, StoredBytesMismatch } from './part-uploader.js';
 
 const MiB = 1024 * 1024;
@@ -203,6 +204,20 @@ export class S3Target implements BackupTarget {
     }
     return keys.sort();
   }
+
+  /** Aborts the multipart uploads `isDebris` picks: uploads a killed process never finished. */
+  removeIncomplete(isDebris: Parameters<IncompleteUploads['remove']>[0]) {
+    this.incomplete ??= new IncompleteUploads({
+      client: this.client,
+      bucket: this.config.bucket,
+      prefix: this.prefix,
+      target: this.name,
+      log: this.log,
+    });
+    return this.incomplete.remove(isDebris);
+  }
+
+  private incomplete: IncompleteUploads | undefined;
 
   private key(key: string): string {
     return this.prefix ? `${this.prefix}/${key}` : key;

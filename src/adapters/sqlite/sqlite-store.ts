@@ -172,6 +172,12 @@ export class SqliteStore implements StateStore {
     return rows.map(({ id }) => this.getRun(id) as Run);
   }
 
+  liveRuns(): Run[] {
+    const rows = this.db.prepare("SELECT * FROM runs WHERE status = 'running' ORDER BY seq").all() as Row[];
+    // Runs of this process are live here (ownerAlive is for start-up, when none can be).
+    return rows.filter((r) => r.owner === OWNER || ownerAlive(str(r.owner) ?? null)).map(toRun);
+  }
+
   createSet(input: { id: string; runId: string; createdAt: Date; purpose?: SetPurpose }): void {
     this.db
       .prepare("INSERT INTO sets (id, run_id, created_at, status, purpose) VALUES (?, ?, ?, 'writing', ?)")

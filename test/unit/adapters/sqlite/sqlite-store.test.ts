@@ -442,4 +442,23 @@ describe('SqliteStore.interruptRunning (state file)', () => {
     expect(events.map((e) => e.message)).toEqual(['kept']);
     expect(next.id).toBe('run-2');
   });
+
+  it('liveRuns: running runs of this process, of live processes and of other hosts; not of dead ones', () => {
+    const ours = newRun(store);
+    const neighbour = newRun(store);
+    const remote = newRun(store);
+    const dead = newRun(store);
+    const waiting = newRun(store, { status: 'pending-approval' });
+    const done = newRun(store);
+    store.updateRun(done.id, { status: 'succeeded' });
+    setOwner(neighbour.id, `${hostname()}:${process.ppid}`);
+    setOwner(remote.id, `some-other-host-${hostname()}:${deadPid()}`);
+    setOwner(dead.id, `${hostname()}:${deadPid()}`);
+
+    const live = store.liveRuns();
+
+    // Waiting for approval writes nothing; the dead process's run is debris to clean up.
+    expect(live.map((r) => r.id)).toEqual([ours.id, neighbour.id, remote.id]);
+    expect(live.map((r) => r.id)).not.toContain(waiting.id);
+  });
 });
