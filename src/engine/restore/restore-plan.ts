@@ -354,7 +354,8 @@ class ReadSource {
     const passed: string[] = [];
     for (const t of this.order()) {
       if (!this.source && !confirmed.has(t.name)) {
-        passed.push(`${t.name} has no confirmed copy`);
+        const failed = artifact.locations.some((l) => l.target === t.name && l.status === 'failed');
+        passed.push(failed ? `${t.name}'s copy failed verification` : `${t.name} has no confirmed copy`);
         continue;
       }
       const memo = `${t.name}\u0000${dir}`;

@@ -110,7 +110,7 @@ describe('a restore falls back to another copy', () => {
     expect(again.status).toBe('succeeded');
     expect(again.plan?.assets[0]).toMatchObject({
       readFrom: 's3',
-      readReason: 'local has no confirmed copy; reading from s3',
+      readReason: "local's copy failed verification; reading from s3",
     });
   });
 
