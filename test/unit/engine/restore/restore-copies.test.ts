@@ -212,3 +212,22 @@ describe('a restore loads the bytes it verified', () => {
     expect(w.engine.run(out.run.id).run.status).toBe('failed');
   });
 });
+
+describe('verify runs keep the catalog of copies current', () => {
+  it('mark a corrupt copy failed, and confirm it again once it is repaired', async () => {
+    const w = await damagedShop();
+    const key = [...w.local.objects.keys()].find((k) => k.endsWith(`${w.setId}/main.sql.gz`)) as string;
+    const good = w.local.objects.get(key) as Buffer;
+    w.local.corrupt(key);
+
+    const bad = await w.engine.verify({ set: w.setId, deep: false, requester: 'alice' });
+    const failed = location(w, w.setId, 'main', 'local').location?.status;
+    rewriteInPlace(w.local, `${w.setId}/main.sql.gz`, good);
+    const repaired = await w.engine.verify({ set: w.setId, deep: false, requester: 'alice' });
+
+    expect(bad.status).toBe('failed');
+    expect(failed).toBe('failed');
+    expect(repaired.status).toBe('succeeded');
+    expect(location(w, w.setId, 'main', 'local').location?.status).toBe('confirmed');
+  });
+});
