@@ -1,6 +1,14 @@
 // Each database engine's client commands, and the dump analyzer used to check a restore.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { DbEngine } from '../../domain/assets.js';
+import {
+  pgDbnameConninfo,
+  psqlConnectTarget,
+  readPgQualifiedName,
+  type TableName,
+  tableLabel,
+  unquoteMysqlIdent,
+} from './identifiers.js';
 
 /**
  * What drbot runs inside a database container to restore and check a dump. Argv arrays only;
@@ -13,8 +21,11 @@ export interface DbClient {
   pingArgs(client: string, user: string): string[];
   /** An authenticated query that proves the server answers and the credentials work. */
   sanityArgs(client: string, user: string): string[];
-  /** Reads SQL for row counts from stdin and prints `name<TAB>count` lines. */
-  queryArgs(client: string, user: string): string[];
+  /**
+   * Reads SQL for row counts from stdin and prints tab-separated rows; PostgreSQL connects to
+   * `db` (default `postgres`), MySQL/MariaDB names databases in the SQL itself.
+   */
+  queryArgs(client: string, user: string, db?: string): string[];
   passwordEnv(password: string): string[];
 }
 
@@ -58,12 +69,12 @@ const postgresClient: DbClient = {
     '-Atc',
     'SELECT count(*) FROM pg_database',
   ],
-  queryArgs: (c, user) => [
+  queryArgs: (c, user, db) => [
     c,
     '--username',
     user,
     '--dbname',
-    'postgres',
+    db === undefined ? 'postgres' : pgDbnameConninfo(db),
     '--no-password',
     '-At',
     '-F',
@@ -84,16 +95,24 @@ const LINE_START = 65536;
 const decode = (buf: Buffer, start: number, end: number) =>
   buf.toString('utf8', start, Math.min(end, start + LINE_START));
 
+/** A table that the dump fills, and how much it has for it. */
+export interface DumpTable extends TableName {
+  /** Exact rows for PostgreSQL (COPY lines); INSERT statements for MySQL (several rows each). */
+  rows: number;
+}
+
 /** What a dump says it contains, read while it streams past: databases and tables with rows. */
 export interface DumpContents {
   databases: Set<string>;
-  /** `db.table` → rows (exact for PostgreSQL COPY; INSERT statements for MySQL). */
-  tables: Map<string, number>;
+  /** Keyed by `tableLabel` (each name quoted when it is not plain, so keys never collide). */
+  tables: Map<string, DumpTable>;
 }
 
 /**
  * Watches a SQL dump line by line (without holding it) to learn which databases and tables
- * hold data, so a restore can be checked against it.
+ * hold data, so a restore can be checked against it. Names are read with the dump tool's own
+ * quoting (backticks for mysqldump; double quotes and `\connect` connection strings for
+ * pg_dump), whatever characters they hold.
  */
 export class DumpAnalyzer extends Transform {
   readonly contents: DumpContents = { databases: new Set(), tables: new Map() };
@@ -101,7 +120,7 @@ export class DumpAnalyzer extends Transform {
   private partial: Buffer[] = [];
   private partialBytes = 0;
   private db = '';
-  private copying: string | undefined;
+  private copying: DumpTable | undefined;
 
   constructor(private readonly engine: DbEngine) {
     super();
@@ -154,7 +173,7 @@ export class DumpAnalyzer extends Transform {
       if (this.copying !== undefined) {
         // A COPY row, unless it is the `\.` that ends the data.
         if (stop - start === 2 && buf[start] === 0x5c && buf[start + 1] === 0x2e) this.copying = undefined;
-        else this.contents.tables.set(this.copying, (this.contents.tables.get(this.copying) ?? 0) + 1);
+        else this.copying.rows++;
         return;
       }
       const first = buf[start];
@@ -163,40 +182,42 @@ export class DumpAnalyzer extends Transform {
     }
     const first = buf[start];
     if (first === 0x55 /* U */ || first === 0x49 /* I */ || first === 0x2d /* - */)
-      this.line(decode(buf, start, stop));
+      this.mysqlLine(decode(buf, start, stop));
   }
 
-  private line(line: string): void {
-    if (this.engine === 'postgres') {
-      this.pgLine(line);
-      return;
-    }
+  private mysqlLine(line: string): void {
     const use = /^USE `((?:[^`]|``)+)`;/.exec(line) ?? /^-- Current Database: `((?:[^`]|``)+)`/.exec(line);
     if (use?.[1]) {
-      this.db = use[1].replaceAll('``', '`');
+      this.db = unquoteMysqlIdent(use[1]);
       this.contents.databases.add(this.db);
       return;
     }
     const insert = /^INSERT INTO `((?:[^`]|``)+)`/.exec(line);
-    if (insert?.[1] && this.db) {
-      const key = `${this.db}.${insert[1].replaceAll('``', '`')}`;
-      this.contents.tables.set(key, (this.contents.tables.get(key) ?? 0) + 1);
-    }
+    if (insert?.[1] && this.db) this.table(undefined, unquoteMysqlIdent(insert[1])).rows++;
   }
 
   private pgLine(line: string): void {
-    const connect = /^\\connect (?:-reuse-previous=on )?"?([^"\s]+)"?/.exec(line);
-    if (connect?.[1]) {
-      this.db = connect[1];
+    const db = psqlConnectTarget(line);
+    if (db !== undefined) {
+      this.db = db;
       if (this.db !== 'template1') this.contents.databases.add(this.db);
       return;
     }
-    const copy = /^COPY ([^\s(]+) .*FROM stdin;$/.exec(line);
-    if (copy?.[1]) {
-      const key = `${this.db}.${copy[1]}`;
-      this.copying = key;
-      if (!this.contents.tables.has(key)) this.contents.tables.set(key, 0);
-    }
+    if (!line.startsWith('COPY ') || !line.endsWith('FROM stdin;')) return;
+    const name = readPgQualifiedName(line, 'COPY '.length);
+    if (!name || name.parts.length > 2 || line[name.end] !== ' ') return;
+    const [schema, table] = name.parts.length === 2 ? name.parts : [undefined, name.parts[0]];
+    this.copying = this.table(schema, table as string);
+  }
+
+  /** The entry for a table of the current database, created with no rows on first sight. */
+  private table(schema: string | undefined, table: string): DumpTable {
+    const t: DumpTable = { db: this.db, schema, table, rows: 0 };
+    const key = tableLabel(this.engine, t);
+    const known = this.contents.tables.get(key);
+    if (known) return known;
+    this.contents.tables.set(key, t);
+    return t;
   }
 }
 
@@ -240,7 +261,12 @@ export class PgRestoreFilter extends Transform {
       // The restoring role keeps the password it has now (the one in the container's
       // environment); the dump's would lock drbot and the applications out.
       .replace(new RegExp(`^(ALTER ROLE ${ident} WITH [^;\n]*?) PASSWORD '[^']*';$`, 'gm'), '$1;');
-    if (this.force) out = out.replace(/^(DROP DATABASE (?:IF EXISTS )?[^;\n]+);$/gm, '$1 WITH (FORCE);');
+    // A database name may hold `;` and quotes: match pg_dump's quoting, not up to the first `;`.
+    if (this.force)
+      out = out.replace(
+        /^(DROP DATABASE (?:IF EXISTS )?(?:"(?:[^"\n]|"")*"|[^\s";]+));$/gm,
+        '$1 WITH (FORCE);',
+      );
     return out;
   }
 }

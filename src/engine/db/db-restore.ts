@@ -7,6 +7,7 @@ import { ErrorCode, externalError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
 import type { ContainerRuntime } from '../../ports/container-runtime.js';
 import { DumpAnalyzer, type DumpContents, dbClient, PgRestoreFilter } from './db-clients.js';
+import { databaseLabel, type TableName, tableInSql } from './identifiers.js';
 import { MysqlParallelLoader, SqlSession } from './mysql-parallel-load.js';
 import type { DbTarget } from './types.js';
 
@@ -133,45 +134,69 @@ export async function waitForDatabase(t: DbTarget, clock: Clock, timeoutMs: numb
   }
 }
 
-const quoteMy = (s: string) => `\`${s.replaceAll('`', '``')}\``;
-const literal = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+/** What the server holds after a load: its databases, and rows per table of the dump (by key). */
+export interface RestoredCounts {
+  databases: Set<string>;
+  rows: Map<string, number>;
+}
 
 /**
- * Row counts of the tables the dump filled, and the databases that exist, in one script read
- * from stdin (names are never put on a command line).
+ * Row counts of the tables the dump filled, and the databases that exist. Names reach the
+ * server only quoted by the engine's rules, in scripts read from stdin; answers come back as
+ * hex or as the table's index in the script, never as names (the client's output escapes and
+ * separators would garble them). PostgreSQL is asked once per database, connected with
+ * `--dbname` in argv: no psql meta-command (`\connect`) carries a name.
  */
-export async function countRestored(
-  t: DbTarget,
-  contents: DumpContents,
-): Promise<{ databases: Set<string>; rows: Map<string, number> }> {
+export async function countRestored(t: DbTarget, contents: DumpContents): Promise<RestoredCounts> {
   const client = await pickClient(t);
-  const lines: string[] = [];
-  if (t.engine === 'postgres') {
-    lines.push("SELECT 'db:' || datname, 0 FROM pg_database;");
-    const byDb = new Map<string, string[]>();
-    for (const key of contents.tables.keys()) {
-      const dot = key.indexOf('.');
-      byDb.set(key.slice(0, dot), [...(byDb.get(key.slice(0, dot)) ?? []), key]);
-    }
-    for (const [db, keys] of byDb) {
-      lines.push(`\\connect ${JSON.stringify(db)}`);
-      for (const key of keys)
-        lines.push(`SELECT ${literal(key)}, count(*) FROM ${key.slice(db.length + 1)};`);
-    }
-  } else {
-    lines.push("SELECT CONCAT('db:', SCHEMA_NAME), 0 FROM information_schema.SCHEMATA;");
-    for (const key of contents.tables.keys()) {
-      const [db, ...rest] = key.split('.');
-      lines.push(
-        `SELECT ${literal(key)}, COUNT(*) FROM ${quoteMy(db as string)}.${quoteMy(rest.join('.'))};`,
-      );
+  const tables = [...contents.tables];
+  const rows = new Map<string, number>();
+  const pg = t.engine === 'postgres';
+  const databases = new Set(
+    (
+      await runScript(
+        t,
+        client,
+        undefined,
+        pg
+          ? "SELECT 'db', encode(convert_to(datname, 'UTF8'), 'hex') FROM pg_database;"
+          : "SELECT 'db', HEX(SCHEMA_NAME) FROM information_schema.SCHEMATA;",
+      )
+    ).map(([, hex]) => Buffer.from(hex, 'hex').toString('utf8')),
+  );
+  const byDb = new Map<string | undefined, number[]>();
+  tables.forEach(([, table], i) => {
+    // MySQL counts every database in one session; a database that is gone has nothing to count.
+    const session = pg ? table.db : undefined;
+    if (databases.has(table.db)) byDb.set(session, [...(byDb.get(session) ?? []), i]);
+  });
+  for (const [db, indexes] of byDb) {
+    const script = indexes
+      .map(
+        (i) =>
+          `SELECT 't${i}', count(*) FROM ${tableInSql(t.engine, (tables[i] as [string, TableName])[1])};`,
+      )
+      .join('\n');
+    for (const [tag, count] of await runScript(t, client, db, script)) {
+      const key = tables[Number(tag.slice(1))]?.[0];
+      if (key !== undefined && tag.startsWith('t')) rows.set(key, Number(count));
     }
   }
+  return { databases, rows };
+}
+
+/** Runs a script through the SQL client (on `db` for PostgreSQL) and returns its tab-split rows. */
+async function runScript(
+  t: DbTarget,
+  client: string,
+  db: string | undefined,
+  script: string,
+): Promise<Array<[string, string]>> {
   const c = dbClient(t.engine);
   const exec = await t.runtime.execStream(t.container, {
-    cmd: c.queryArgs(client, t.user),
+    cmd: c.queryArgs(client, t.user, db),
     env: c.passwordEnv(t.password),
-    stdin: Readable.from([`${lines.join('\n')}\n`]),
+    stdin: Readable.from([`${script}\n`]),
   });
   const chunks: Buffer[] = [];
   exec.stdout.on('data', (b: Buffer) => chunks.push(b));
@@ -179,7 +204,7 @@ export async function countRestored(
   if (res.exitCode !== 0) {
     throw externalError(
       ErrorCode.SANITY_CHECK_FAILED,
-      `counting rows in ${t.container} failed (exit ${res.exitCode})`,
+      `counting rows in ${t.container}${db === undefined ? '' : ` (database ${databaseLabel(t.engine, db)})`} failed (exit ${res.exitCode})`,
       {
         asset: t.asset,
         step: 'check',
@@ -187,30 +212,25 @@ export async function countRestored(
       },
     );
   }
-  const databases = new Set<string>();
-  const rows = new Map<string, number>();
+  const out: Array<[string, string]> = [];
   for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
-    const [name, count] = line.split('\t');
-    if (!name || count === undefined) continue;
-    if (name.startsWith('db:')) databases.add(name.slice(3));
-    else rows.set(name, Number(count));
+    const [tag, value] = line.split('\t');
+    if (tag && value !== undefined) out.push([tag, value]);
   }
-  return { databases, rows };
+  return out;
 }
 
 /** What is wrong with a restore, judged against what the dump contained. */
-export function checkRestored(
-  engine: DbEngine,
-  contents: DumpContents,
-  found: { databases: Set<string>; rows: Map<string, number> },
-): string[] {
+export function checkRestored(engine: DbEngine, contents: DumpContents, found: RestoredCounts): string[] {
   const problems: string[] = [];
   for (const db of contents.databases)
-    if (!found.databases.has(db)) problems.push(`database ${db} is missing`);
-  for (const [table, expected] of contents.tables) {
+    if (!found.databases.has(db)) problems.push(`database ${databaseLabel(engine, db)} is missing`);
+  for (const [table, { rows: expected, db }] of contents.tables) {
     const got = found.rows.get(table);
-    if (got === undefined) problems.push(`table ${table} could not be counted`);
-    else if (engine === 'postgres' && got !== expected)
+    if (got === undefined) {
+      // Already said when its database is missing.
+      if (found.databases.has(db)) problems.push(`table ${table} could not be counted`);
+    } else if (engine === 'postgres' && got !== expected)
       problems.push(`table ${table} has ${got} rows, the dump had ${expected}`);
     else if (engine !== 'postgres' && expected > 0 && got === 0)
       problems.push(`table ${table} is empty, the dump had rows for it`);
