@@ -7,6 +7,7 @@ import { ASSET_NAME, ASSET_NAME_RULE, ENV_NAME } from './domain/assets.js';
 import { isValidCron } from './domain/cron.js';
 import { parseRetention, parseSpan, RETENTION_FORMAT, SPAN_FORMAT } from './domain/duration.js';
 import type { Tier } from './domain/policy.js';
+import { parseByteSize, SIZE_FORMAT } from './domain/size.js';
 import { AppError, ErrorCode } from './errors.js';
 
 const span = z.string().refine((v) => parseSpan(v) !== undefined, { message: `must be ${SPAN_FORMAT}` });
@@ -133,6 +134,22 @@ export const DEFAULT_TIERS = {
 
 const LOAD_SESSIONS_ALLOWED = 'must be auto or a whole number from 1 to 16';
 
+const byteSize = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseByteSize(v) !== undefined, { message: `must be ${SIZE_FORMAT}` });
+
+/**
+ * What one scratch database container of a deep verify or recovery test may use (Docker's
+ * `--cpus` and `--memory`; 0 = no limit). They run on the production host, beside what they
+ * protect.
+ */
+const scratchLimits = z
+  .object({
+    cpus: z.number().min(0).max(1024).default(1),
+    memory: byteSize.default('1g'),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     state: z.string().default('./data/drbot.sqlite'),
@@ -180,15 +197,34 @@ const configSchema = z
         afterBackup: z.boolean().default(true),
         /** The recovery drill: deep-verify the newest backup of every asset on this schedule. */
         schedule: cron.default('0 4 * * *'),
+        /**
+         * Deep verifies and recovery tests at once in this drbot process (each starts scratch
+         * copies of databases): a request beyond it is refused naming the one running; the
+         * scheduler's own wait for their turn.
+         */
+        concurrency: z.number().int().min(1).max(16).default(1),
+        scratch: scratchLimits.default({ cpus: 1, memory: '1g' }),
       })
       .strict()
-      .default({ readinessTimeout: '3m', afterBackup: true, schedule: '0 4 * * *' }),
+      .default({
+        readinessTimeout: '3m',
+        afterBackup: true,
+        schedule: '0 4 * * *',
+        concurrency: 1,
+        scratch: { cpus: 1, memory: '1g' },
+      }),
     restore: z
       .object({
         /** How long services and databases may take to be ready again after a restore. */
         readinessTimeout: span.default('5m'),
         /** Grace period for stopping a service before it is killed. */
         stopTimeout: span.default('30s'),
+        /**
+         * On SIGTERM/SIGINT, how long drbot waits for a restore that is replacing data to finish
+         * before it gives up on it (marks it failed and starts the services it stopped). The
+         * container's stop timeout must be longer, or Docker kills drbot first.
+         */
+        shutdownGrace: timerSpan.default('10m'),
         /**
          * Client sessions that load a MySQL/MariaDB dump at once (row inserts spread over
          * them); `auto` is one per CPU, at most 4. 1 loads it as one `mysql < dump` would.
@@ -208,7 +244,7 @@ const configSchema = z
           .default('auto'),
       })
       .strict()
-      .default({ readinessTimeout: '5m', stopTimeout: '30s', loadSessions: 'auto' }),
+      .default({ readinessTimeout: '5m', stopTimeout: '30s', shutdownGrace: '10m', loadSessions: 'auto' }),
     tiers: z.record(name, tier).default(DEFAULT_TIERS),
     databases: z.array(database).default([]),
     services: z.array(service).default([]),
@@ -237,9 +273,19 @@ const configSchema = z
           .optional(),
         /** Post backup reports as one digest on this schedule instead of one per backup. */
         digest: cron.optional(),
+        /** How many runs (backup, verify, test, restore, undo) one person may start per window. */
+        rateLimit: z
+          .object({ runs: z.number().int().min(1).max(1000).default(10), per: timerSpan.default('1m') })
+          .strict()
+          .default({ runs: 10, per: '1m' }),
       })
       .strict()
-      .default({ approvers: [], operators: [], approvalTimeout: '30m' }),
+      .default({
+        approvers: [],
+        operators: [],
+        approvalTimeout: '30m',
+        rateLimit: { runs: 10, per: '1m' },
+      }),
     metrics: z
       .object({
         /**
@@ -267,6 +313,8 @@ export interface Config extends RawConfig {
     restoreStop: number;
     verifyReadiness: number;
     approval: number;
+    shutdownGrace: number;
+    slackRateWindow: number;
   };
 }
 
@@ -367,6 +415,8 @@ export function buildConfig(input: unknown, source?: string): Config {
       restoreStop: msOf(raw.restore.stopTimeout),
       verifyReadiness: msOf(raw.verify.readinessTimeout),
       approval: msOf(raw.slack.approvalTimeout),
+      shutdownGrace: msOf(raw.restore.shutdownGrace),
+      slackRateWindow: msOf(raw.slack.rateLimit.per),
     },
   };
   return Object.freeze(config);

@@ -40,6 +40,10 @@ export const ErrorCode = {
   CANCELLED: 'CANCELLED',
   SAFETY_SNAPSHOT_FAILED: 'SAFETY_SNAPSHOT_FAILED',
   PRUNE_REFUSED: 'PRUNE_REFUSED',
+  /** drbot is stopping: it starts no new run. */
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** A limit on expensive work (deep verifies at once, runs per user) refuses the request. */
+  LIMIT_REACHED: 'LIMIT_REACHED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

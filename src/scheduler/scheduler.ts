@@ -128,7 +128,8 @@ export class Scheduler {
       await this.reportBackup(outcome, reason);
       if (outcome.status === 'succeeded' && this.engine.config.verify.afterBackup) {
         const v = await this.engine
-          .verify({ set: outcome.setId, deep: true, requester: 'scheduler' })
+          // Its turn behind a deep verify or drill in progress: never refused, or "verified" would lapse.
+          .verify({ set: outcome.setId, deep: true, requester: 'scheduler', whenBusy: 'wait' })
           .catch((err) => {
             this.log.error({ err: describeError(err) }, 'verify after backup failed to run');
             return undefined;
@@ -189,7 +190,7 @@ export class Scheduler {
 
   /** The recovery drill on its schedule: deep-verify the newest backup of every asset. */
   private async drill(): Promise<void> {
-    const o = await this.engine.test({ requester: 'scheduler' }).catch((err) => {
+    const o = await this.engine.test({ requester: 'scheduler', whenBusy: 'wait' }).catch((err) => {
       this.log.error({ err: describeError(err) }, 'recovery drill could not run');
       return undefined;
     });

@@ -34,10 +34,29 @@ describe('buildConfig: defaults', () => {
     expect(config.storage.s3).toBeUndefined();
     expect(config.storage.offsite).toEqual([]);
     expect(config.backup).toEqual({ parallelism: 2, compressionLevel: 1, compressor: 'auto' });
-    expect(config.restore).toEqual({ readinessTimeout: '5m', stopTimeout: '30s', loadSessions: 'auto' });
+    expect(config.restore).toEqual({
+      readinessTimeout: '5m',
+      stopTimeout: '30s',
+      shutdownGrace: '10m',
+      loadSessions: 'auto',
+    });
+    expect(config.verify).toEqual({
+      readinessTimeout: '3m',
+      afterBackup: true,
+      schedule: '0 4 * * *',
+      concurrency: 1,
+      scratch: { cpus: 1, memory: '1g' },
+    });
     expect(config.databases).toEqual([]);
     expect(config.services).toEqual([]);
-    expect(config.slack).toEqual({ approvers: [], operators: [], approvalTimeout: '30m' });
+    expect(config.slack).toEqual({
+      approvers: [],
+      operators: [],
+      approvalTimeout: '30m',
+      rateLimit: { runs: 10, per: '1m' },
+    });
+    expect(config.ms.shutdownGrace).toBe(10 * 60_000);
+    expect(config.ms.slackRateWindow).toBe(60_000);
     expect(config.source).toBe('/etc/drbot/drbot.yaml');
   });
 
@@ -109,6 +128,7 @@ describe('buildConfig: the full example', () => {
       approvers: ['U0APPROVER'],
       operators: [],
       approvalTimeout: '30m',
+      rateLimit: { runs: 10, per: '1m' },
     });
     expect(config.tierMap.get('important')).toMatchObject({
       rpoMs: 24 * HOUR,

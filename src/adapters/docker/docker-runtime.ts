@@ -320,7 +320,12 @@ export class DockerRuntime implements ContainerRuntime {
         Env: spec.env,
         Labels: spec.labels,
         ...(spec.cmd ? { Cmd: spec.cmd } : {}),
-        HostConfig: { NetworkMode: 'none' },
+        HostConfig: {
+          NetworkMode: 'none',
+          // Scratch runs on the production host: capped so a deep verify cannot starve it.
+          ...(spec.limits?.nanoCpus ? { NanoCpus: spec.limits.nanoCpus } : {}),
+          ...(spec.limits?.memoryBytes ? { Memory: spec.limits.memoryBytes } : {}),
+        },
       }),
     );
     await this.call(`start scratch container ${spec.name}`, () => c.start());

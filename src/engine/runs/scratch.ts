@@ -1,7 +1,9 @@
 // Scratch containers and volumes of a run: their names, their label, their removal.
 
 import { randomBytes } from 'node:crypto';
-import type { ContainerRuntime } from '../../ports/container-runtime.js';
+import type { Config } from '../../config.js';
+import { parseByteSize } from '../../domain/size.js';
+import type { ContainerRuntime, ScratchContainerSpec } from '../../ports/container-runtime.js';
 
 /** Label on every scratch container and volume, valued with the run that made it. */
 export const SCRATCH_LABEL = 'drbot.scratch';
@@ -10,6 +12,12 @@ export const SCRATCH_LABEL = 'drbot.scratch';
 export function scratchName(runId: string, asset: string, kind: 'verify' | 'restore'): string {
   const safe = asset.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 60);
   return `drbot-${kind}-${runId}-${safe}-${randomBytes(2).toString('hex')}`;
+}
+
+/** `verify.scratch` as the container runtime takes it: the caps of one scratch container. */
+export function scratchLimits(config: Pick<Config, 'verify'>): NonNullable<ScratchContainerSpec['limits']> {
+  const { cpus, memory } = config.verify.scratch;
+  return { nanoCpus: Math.round(cpus * 1e9), memoryBytes: parseByteSize(memory) ?? 0 };
 }
 
 /** A throw-away password for a scratch database (never logged: registered as a secret). */

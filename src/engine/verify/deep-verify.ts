@@ -21,7 +21,13 @@ import {
 } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
-import { discardScratch, SCRATCH_LABEL, scratchName, scratchPassword } from '../runs/scratch.js';
+import {
+  discardScratch,
+  SCRATCH_LABEL,
+  scratchLimits,
+  scratchName,
+  scratchPassword,
+} from '../runs/scratch.js';
 import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
 
 export interface DeepResult {
@@ -86,7 +92,13 @@ async function deepVerifyDatabase(
   const name = scratchName(ctx.run.id, artifact.asset, 'verify');
   const started = deps.clock.monotonic();
   try {
-    await deps.runtime.runScratchContainer({ name, image, env, labels: { [SCRATCH_LABEL]: ctx.run.id } });
+    await deps.runtime.runScratchContainer({
+      name,
+      image,
+      env,
+      labels: { [SCRATCH_LABEL]: ctx.run.id },
+      limits: scratchLimits(deps.config),
+    });
     const target = {
       runtime: deps.runtime,
       container: name,

@@ -7,6 +7,7 @@ import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { loadInventory } from '../catalog/inventory.js';
 import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
+import { acquireDeepSlot, type DeepSlot } from '../runs/deep-limit.js';
 import { combineObservers, RunContext, type RunObserver } from '../runs/run-context.js';
 import { hashStream } from '../streams/streams.js';
 import { deepVerifyArtifact } from './deep-verify.js';
@@ -148,7 +149,15 @@ function storedOn(a: ArtifactRecord): string[] {
  */
 export async function runVerify(
   deps: EngineDeps,
-  request: { set: string; deep: boolean; requester: string; observer?: RunObserver; source?: string },
+  request: {
+    set: string;
+    deep: boolean;
+    requester: string;
+    observer?: RunObserver;
+    source?: string;
+    /** With every deep slot taken (verify.concurrency): refuse (people) or wait (the scheduler). */
+    whenBusy?: 'refuse' | 'wait';
+  },
 ): Promise<VerifyOutcome> {
   const source = request.source ? targetNamed(deps, request.source) : undefined;
   const set = resolveSet(deps, request.set);
@@ -158,6 +167,7 @@ export async function runVerify(
     target: set.id,
     requester: request.requester,
     deep: request.deep,
+    whenBusy: request.whenBusy ?? 'refuse',
     ...(request.observer ? { observer: request.observer } : {}),
     items: set.artifacts.filter((a) => a.status === 'complete').map((a) => ({ set, artifact: a })),
   });
@@ -166,7 +176,7 @@ export async function runVerify(
 /** `test`: the monthly recovery drill — deep-verify the newest complete artifact of every protected asset. */
 export async function runRecoveryTest(
   deps: EngineDeps,
-  request: { requester: string; observer?: RunObserver },
+  request: { requester: string; observer?: RunObserver; whenBusy?: 'refuse' | 'wait' },
 ): Promise<VerifyOutcome> {
   const inventory = await loadInventory(deps);
   const sets = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
@@ -185,6 +195,7 @@ export async function runRecoveryTest(
     target: 'all',
     requester: request.requester,
     deep: true,
+    whenBusy: request.whenBusy ?? 'refuse',
     items,
     missing,
     ...(request.observer ? { observer: request.observer } : {}),
@@ -198,12 +209,33 @@ async function verifyArtifacts(
     target: string;
     requester: string;
     deep: boolean;
+    whenBusy: 'refuse' | 'wait';
     items: Array<{ set: SetRecord; artifact: ArtifactRecord }>;
     missing?: string[];
     observer?: RunObserver;
     /** `--source`: check and read only this target. */
     source?: BackupTarget;
   },
+): Promise<VerifyOutcome> {
+  // Taken before the run exists: a refused request starts nothing and records nothing.
+  const slot = job.deep
+    ? await acquireDeepSlot(
+        deps.config.verify.concurrency,
+        `${job.kind} ${job.target} by ${job.requester}`,
+        job.whenBusy,
+      )
+    : undefined;
+  try {
+    return await verifyRun(deps, job, slot);
+  } finally {
+    slot?.release();
+  }
+}
+
+async function verifyRun(
+  deps: EngineDeps,
+  job: Parameters<typeof verifyArtifacts>[1],
+  slot: DeepSlot | undefined,
 ): Promise<VerifyOutcome> {
   const { store, clock } = deps;
   const startedAt = clock.now();
@@ -215,6 +247,7 @@ async function verifyArtifacts(
     at: startedAt,
   });
   run = store.updateRun(run.id, { startedAt });
+  slot?.bind(run.id);
   const ctx = new RunContext(run, store, clock, deps.log, combineObservers(job.observer, deps.observer));
   const outcome: VerifyOutcome = {
     run,

@@ -3,6 +3,7 @@ import { App } from '@slack/bolt';
 import { findCommand } from '../../../commands/index.js';
 import { splitWords } from '../../../commands/parse.js';
 import { type Config, requireSlackAccess } from '../../config.js';
+import { formatSpan } from '../../domain/duration.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../ports/notifier.js';
@@ -14,6 +15,7 @@ import { boltLogger } from './bolt-logger.js';
 import { Directory } from './directory.js';
 import { slackNotifier } from './notifier.js';
 import { ProgressMessage } from './progress.js';
+import { RunRateLimit } from './rate-limit.js';
 import { SlackPoster } from './slack-client.js';
 
 export interface SlackEnv {
@@ -99,6 +101,9 @@ export function createSlackApp(options: {
   });
 
   const seen = new Set<string>();
+  const runLimit = new RunRateLimit(config.slack.rateLimit.runs, config.ms.slackRateWindow, () =>
+    engine.now().getTime(),
+  );
   const firstTime = (key: string) => {
     if (seen.has(key)) return false;
     seen.add(key);
@@ -134,6 +139,16 @@ export function createSlackApp(options: {
       if (refusal) {
         clog.warn({ operators: config.slack.operators.length }, 'operator command refused');
         await say(refusal);
+        return;
+      }
+    }
+    if (def && RUN_COMMANDS.has(def.name) && !words.some((w) => w === '--help' || w === '-h')) {
+      const rate = runLimit.take(user);
+      if (!rate.ok) {
+        clog.warn({ limit: config.slack.rateLimit }, 'run refused: rate limit');
+        await say(
+          `You have started ${config.slack.rateLimit.runs} runs in the last ${formatSpan(config.ms.slackRateWindow)}, as many as drbot allows one person (slack.rateLimit). /dr ${def.name} can start in ${Math.ceil(rate.retryInMs / 1000)} s.`,
+        );
         return;
       }
     }
