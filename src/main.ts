@@ -14,6 +14,7 @@ import {
 import { describeError, toAppError } from './errors.js';
 import { createSlackApp } from './front/slack/app.js';
 import { prepareEngine } from './front/startup.js';
+import { noticeText, onStopSignals } from './front/stop-signals.js';
 import { runTerminal } from './front/terminal.js';
 import { createLogger } from './log.js';
 
@@ -82,23 +83,41 @@ async function main(): Promise<number> {
       for (const n of notices) await front.notifier.alert(n);
       const scheduler = new Scheduler(engine, front.notifier, log.child({ component: 'scheduler' }));
       scheduler.start();
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', () => resolve());
-        process.once('SIGINT', () => resolve());
+      // A redeploy or `docker stop` during a restore: the restore may finish (people see why
+      // drbot waits in the alerts channel, and Slack keeps answering meanwhile), never half-done.
+      const signals = onStopSignals(engine, {
+        notify: (n) => front.notifier.alert(n),
+        onSignal: async (signal) => {
+          log.info({ signal }, 'stopping: no new run starts');
+          await scheduler.stop();
+        },
       });
-      await scheduler.stop();
+      const { report } = await signals.stopped;
+      log.info({ finished: report.finished, abandoned: report.abandoned, cutOff: report.cutOff }, 'stopped');
       await front.stop();
-      return 0;
+      return report.abandoned.length ? 1 : 0;
     }
     // The terminal session is for people at the keyboard (often mid-incident): it runs no
     // schedules, so no automatic backup of a broken state becomes the newest restore point.
     // Without Slack, schedule `drbot backup all` from cron instead.
-    await runTerminal(engine, log, {
-      input: process.stdin,
-      output: process.stdout,
-      user: userInfo().username,
+    const signals = onStopSignals(engine, {
+      notify: (n) => {
+        process.stderr.write(noticeText(n));
+      },
     });
-    return 0;
+    try {
+      const ended = await Promise.race([
+        runTerminal(engine, log, {
+          input: process.stdin,
+          output: process.stdout,
+          user: userInfo().username,
+        }).then(() => undefined),
+        signals.stopped,
+      ]);
+      return ended?.report.abandoned.length ? 1 : 0;
+    } finally {
+      signals.dispose();
+    }
   } finally {
     await metricsServer?.close();
     app.close();

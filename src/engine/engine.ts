@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Inventory } from '../domain/inventory.js';
 import type { Run, RunEvent } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
+import type { Notice } from '../ports/notifier.js';
 import type { AlertRecord, SetRecord } from '../ports/state-store.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup/backup.js';
 import { isDeepVerified, newestPerAsset } from './catalog/catalog.js';
@@ -13,11 +14,15 @@ import { buildPolicy, type PolicyRow } from './report/policy.js';
 import { buildStatus, type StatusReport } from './report/status.js';
 import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore/restore.js';
 import { type DebrisReport, removeDebris } from './runs/cleanup.js';
+import { RunTracker, type ShutdownReport } from './runs/shutdown.js';
 import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.js';
 
 /** The one entry point front ends use: every `/dr` command goes through here. */
 export class Engine {
   constructor(private readonly deps: EngineDeps) {}
+
+  /** The runs this process has in progress; refuses new ones once a stop began. */
+  private readonly tracker = new RunTracker();
 
   /** The validated configuration the engine runs with. */
   get config(): Config {
@@ -73,23 +78,23 @@ export class Engine {
   }
 
   backup(request: BackupRequest): Promise<BackupOutcome> {
-    return this.thenRemoveDebris(runBackup(this.deps, request));
+    return this.tracker.track('backup', request, (r) => this.thenRemoveDebris(runBackup(this.deps, r)));
   }
 
   verify(request: Parameters<typeof runVerify>[1]): Promise<VerifyOutcome> {
-    return this.thenRemoveDebris(runVerify(this.deps, request));
+    return this.tracker.track('verify', request, (r) => this.thenRemoveDebris(runVerify(this.deps, r)));
   }
 
   test(request: Parameters<typeof runRecoveryTest>[1]): Promise<VerifyOutcome> {
-    return this.thenRemoveDebris(runRecoveryTest(this.deps, request));
+    return this.tracker.track('test', request, (r) => this.thenRemoveDebris(runRecoveryTest(this.deps, r)));
   }
 
   restore(request: RestoreRequest): Promise<RestoreOutcome> {
-    return this.thenRemoveDebris(runRestore(this.deps, request));
+    return this.tracker.track('restore', request, (r) => this.thenRemoveDebris(runRestore(this.deps, r)));
   }
 
   undo(request: Parameters<typeof runUndo>[1]): Promise<RestoreOutcome> {
-    return this.thenRemoveDebris(runUndo(this.deps, request));
+    return this.tracker.track('undo', request, (r) => this.thenRemoveDebris(runUndo(this.deps, r)));
   }
 
   /**
@@ -122,6 +127,24 @@ export class Engine {
           ? `${runId}: the approval request is withdrawn`
           : `${runId} will stop before its next stage`,
     };
+  }
+
+  /**
+   * Begins stopping (SIGTERM, SIGINT): from now on no new run starts. A restore or undo that
+   * is working may finish within `restore.shutdownGrace`; one still working then is marked
+   * failed and the containers it stopped are started again. `notify` tells people (the alerts
+   * channel, stderr) what it waits for and how each run ended. See RunTracker.
+   */
+  shutdown(options: {
+    reason: string;
+    notify?: (notice: Notice) => Promise<void> | void;
+  }): Promise<ShutdownReport> {
+    return this.tracker.shutdown(this.deps, { ...options, graceMs: this.deps.config.ms.shutdownGrace });
+  }
+
+  /** Stops waiting at once (a second signal): what `shutdown` does when its grace runs out. */
+  stopWaiting(): void {
+    this.tracker.cutShort();
   }
 
   /** `catalog rebuild`: reads the targets and adds what the catalog lacks (DESIGN §9). */

@@ -8,6 +8,7 @@ import { registerEnvironmentSecrets } from '../secrets.js';
 import { CliProgress, type ProgressOutput } from './cli-progress.js';
 import { dispatch, helpReply, type Reply } from './dispatch.js';
 import { prepareEngine } from './startup.js';
+import { noticeText, onStopSignals, signalExitCode } from './stop-signals.js';
 
 /** Options of the drbot command itself, taken out before the subcommand's arguments are parsed. */
 const CLI_OPTIONS = new Set(['--json', '--quiet', '-q']);
@@ -48,15 +49,34 @@ export async function runCli(argv: string[]): Promise<number> {
         process.stderr.write(`drbot: ${n.title}${n.lines.map((l) => `\n  ${l}`).join('')}\n`);
     }
     const progress = quiet ? undefined : new CliProgress(stderrOutput());
+    // SIGTERM/SIGINT no longer kill a restore halfway: it may finish, and is answered as usual.
+    const signals = onStopSignals(app.engine, {
+      notify: (n) => {
+        process.stderr.write(noticeText(n));
+      },
+    });
     let reply: Reply;
     try {
-      reply = await dispatch(words, {
+      const work = dispatch(words, {
         engine: app.engine,
         requester: `cli:${safeUser()}`,
         log,
         ...(progress ? { observer: progress } : {}),
       });
+      const first = await Promise.race([
+        work.then((r) => ({ reply: r, stop: undefined })),
+        signals.stopped.then((s) => ({ reply: undefined, stop: s })),
+      ]);
+      if (first.reply) reply = first.reply;
+      else {
+        const { report, signal } = first.stop;
+        // A restore that finished while drbot waited gets its answer; anything else was cut off.
+        if (report.abandoned.length || report.cutOff.length || !report.finished.length)
+          return report.abandoned.length ? 1 : signalExitCode(signal);
+        reply = await work;
+      }
     } finally {
+      signals.dispose();
       progress?.close();
     }
     return answer(reply, json);
