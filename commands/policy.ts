@@ -39,11 +39,20 @@ export const policy = defineCommand({
             a.schedule ?? 'none',
             formatRetention(a.retention),
             span(a.worstCaseMs),
-            a.problem ? `FLAGGED: ${a.problem}` : 'ok',
+            a.coveredBy
+              ? `covered by the dump of ${a.coveredBy}`
+              : a.problem
+                ? `FLAGGED: ${a.problem}`
+                : 'ok',
           ]),
         ]),
       );
     }
+    if (assets.some((a) => a.coveredBy))
+      lines.push(
+        '',
+        "covered: a database's data volume is protected by that database's dump and never archived live (a tar of a running InnoDB or PostgreSQL data directory is not consistent); label it drbot.archive=stopped to archive it too, with the database stopped",
+      );
     return { ok: true, text: lines.join('\n'), data: rows };
   },
 });

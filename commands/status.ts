@@ -53,6 +53,22 @@ export const status = defineCommand({
       );
     if (s.assets.some((a) => a.state === 'unverified'))
       lines.push('unverified: within the RPO, but the newest set has not been deep-verified yet');
+    const covered = s.assets.flatMap((a) =>
+      a.state === 'covered' && a.asset.kind === 'volume' ? [`${a.asset.name} → ${a.asset.dataOf}`] : [],
+    );
+    if (covered.length)
+      lines.push(
+        `covered: the data directory of a database, protected by that database's dump and never archived live (a tar of a running InnoDB or PostgreSQL data directory is not consistent); a volume labelled drbot.archive=stopped is archived too, with the database stopped: ${covered.join(', ')}`,
+      );
+    const stopped = s.assets.flatMap((a) =>
+      a.asset.kind === 'volume' && a.asset.archiveStopped
+        ? [`${a.asset.name} (stops ${a.asset.usedBy.join(', ') || 'nothing running'})`]
+        : [],
+    );
+    if (stopped.length)
+      lines.push(
+        `archived with the containers that mount them stopped (drbot.archive=stopped): ${stopped.join(', ')}`,
+      );
     const flagged = (await engine.policy()).flatMap((r) =>
       r.assets.filter((a) => a.problem).map((a) => `  ${a.name} (${r.tier}): ${a.problem}`),
     );

@@ -24,6 +24,25 @@ export interface VolumeAsset {
   policy: EffectivePolicy;
   /** Containers that mount the volume (for restores that must stop them). */
   usedBy: string[];
+  /**
+   * The database whose container mounts the volume: its data directory, by all signs. The
+   * database's dump covers it, since a tar of a running InnoDB or PostgreSQL data directory is
+   * not consistent; it is archived only with `drbot.archive=stopped`.
+   */
+  dataOf?: string;
+  /**
+   * Label `drbot.archive=stopped`: the running containers that mount the volume are stopped
+   * for its archive and started again afterwards, whatever happens.
+   */
+  archiveStopped?: boolean;
+}
+
+/** The label that asks for a volume to be archived with the containers that mount it stopped. */
+export const ARCHIVE_LABEL = 'drbot.archive';
+
+/** A database's data volume that only its dump protects (no `drbot.archive=stopped`). */
+export function coveredByDump(asset: Asset): asset is VolumeAsset & { dataOf: string } {
+  return asset.kind === 'volume' && asset.dataOf !== undefined && !asset.archiveStopped;
 }
 
 export interface DatabaseAsset {

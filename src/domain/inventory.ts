@@ -1,9 +1,11 @@
 // The inventory: what the Docker engine and the config hold, classified into assets (pure).
 import type { ContainerInfo, VolumeInfo } from '../ports/container-runtime.js';
 import {
+  ARCHIVE_LABEL,
   ASSET_NAME,
   ASSET_NAME_RULE,
   type Asset,
+  coveredByDump,
   type DatabaseAsset,
   DB_ENGINES,
   type DbEngine,
@@ -156,7 +158,8 @@ export function buildInventory(input: {
       unprotected.push({ volume: v.name, usedBy: users, coveredBy });
       continue;
     }
-    const asset = volumeAsset(v, users, tiers);
+    const dataOf = users.map((u) => dbByContainer.get(u)).find((n) => n !== undefined);
+    const asset = volumeAsset(v, users, tiers, dataOf);
     if ('problems' in asset) invalid.push(asset);
     else assets.push(asset);
   }
@@ -186,7 +189,17 @@ function volumeAsset(
   v: VolumeInfo,
   usedBy: string[],
   tiers: ReadonlyMap<string, Tier>,
+  dataOf: string | undefined,
 ): VolumeAsset | InvalidAsset {
+  const archive = v.labels[ARCHIVE_LABEL];
+  if (archive !== undefined && archive !== 'stopped')
+    return {
+      name: v.name,
+      kind: 'volume',
+      problems: [
+        `volume ${v.name}: label ${ARCHIVE_LABEL}=${shown(archive)} is not allowed (allowed: stopped)`,
+      ],
+    };
   // `backup=none` alone is a clear statement: excluded, whatever the tier.
   if (v.labels.backup === 'none' && v.labels.tier === undefined) {
     const retention = parseRetention(v.labels.retention ?? '7days') ?? { count: 7, unit: 'day' as const };
@@ -210,7 +223,20 @@ function volumeAsset(
   const reading = readPolicyLabels(v.labels, tiers);
   if (!reading.ok)
     return { name: v.name, kind: 'volume', problems: reading.problems.map((p) => `volume ${v.name}: ${p}`) };
-  return { kind: 'volume', name: v.name, volume: v.name, labels: v.labels, usedBy, policy: reading.policy };
+  const asset: VolumeAsset = {
+    kind: 'volume',
+    name: v.name,
+    volume: v.name,
+    labels: v.labels,
+    usedBy,
+    policy: reading.policy,
+    ...(dataOf !== undefined ? { dataOf } : {}),
+    ...(archive === 'stopped' ? { archiveStopped: true } : {}),
+  };
+  // A database's data directory, archived while the engine writes to it, is not a consistent
+  // copy: the dump protects it, unless the volume asks to be archived with the database stopped.
+  if (coveredByDump(asset)) asset.policy = { ...asset.policy, protected: false };
+  return asset;
 }
 
 /**

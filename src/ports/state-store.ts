@@ -51,6 +51,8 @@ export interface ArtifactMeta {
   user?: string;
   /** The name (never the value) of the container env variable holding the password. */
   passwordEnv?: string;
+  /** A volume's: the database whose data directory it was (`restore full` loads that dump instead). */
+  dataOf?: string;
 }
 
 /** `backup`: a restore point; `safety`: the state a restore replaced, kept for undo. */

@@ -15,7 +15,9 @@ import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { type Compression, compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from '../streams/streams.js';
+import { whileRunning } from './container-gate.js';
 import { type ArtifactSource, sourceFor } from './sources.js';
+import { withMountersStopped } from './stopped-archive.js';
 
 export type { ArtifactSummary } from '../../domain/runs.js';
 
@@ -141,7 +143,8 @@ function unique(v: string | undefined, i: number, all: Array<string | undefined>
 
 /** What a restore or deep verify needs later, even if the volume or container is gone by then. */
 async function metaOf(deps: EngineDeps, asset: Asset): Promise<ArtifactMeta> {
-  if (asset.kind === 'volume') return { labels: asset.labels };
+  if (asset.kind === 'volume')
+    return { labels: asset.labels, ...(asset.dataOf !== undefined ? { dataOf: asset.dataOf } : {}) };
   const c = await deps.runtime.inspectContainer(asset.container).catch(() => undefined);
   return {
     container: asset.container,
@@ -179,61 +182,64 @@ async function writeArtifact(
   let writes: TargetWrite[] = [];
   let source: ArtifactSource | undefined;
   try {
-    // Every target is open before the dump starts: a dump nobody reads blocks forever (and a
-    // PostgreSQL dump's snapshot holds its locks on every table meanwhile).
-    const sizeHint = previousSize(deps, asset.name);
-    const opened = await Promise.allSettled(targets.map((t) => t.write(key, sizeHint)));
-    writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-    const refused = opened.find((o) => o.status === 'rejected');
-    if (refused) throw refused.reason;
-    for (const t of targets)
-      store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
-    source = await sourceFor(deps.runtime, asset);
-    const compression = compress();
-    alog.info({ tool: source.tool, compressor: compression.tool, key }, 'dump started');
+    // A database's dump needs its container running; a stopped archive stops the containers.
+    return await guarded(deps, ctx, asset, async () => {
+      // Every target is open before the dump starts: a dump nobody reads blocks forever (and a
+      // PostgreSQL dump's snapshot holds its locks on every table meanwhile).
+      const sizeHint = previousSize(deps, asset.name);
+      const opened = await Promise.allSettled(targets.map((t) => t.write(key, sizeHint)));
+      writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      const refused = opened.find((o) => o.status === 'rejected');
+      if (refused) throw refused.reason;
+      for (const t of targets)
+        store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
+      source = await sourceFor(deps.runtime, asset);
+      const compression = compress();
+      alog.info({ tool: source.tool, compressor: compression.tool, key }, 'dump started');
 
-    const inspector = new StreamInspector();
-    const hasher = new HashCounter();
-    const flow = pipeline(
-      source.stream,
-      inspector,
-      compression.stream,
-      hasher,
-      new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
-    );
-    ctx.watchBytes(inspector, { asset: asset.name, action: asset.kind === 'volume' ? 'archive' : 'dump' });
-    const outcomes = await Promise.allSettled([flow, compression.done, source.finished]);
-    if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
-    const { engineVersion } = source.check({
-      bytes: inspector.bytes,
-      head: inspector.head,
-      tail: inspector.tail,
-    });
-    const receipts = await Promise.all(writes.map((w) => w.commit()));
+      const inspector = new StreamInspector();
+      const hasher = new HashCounter();
+      const flow = pipeline(
+        source.stream,
+        inspector,
+        compression.stream,
+        hasher,
+        new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
+      );
+      ctx.watchBytes(inspector, { asset: asset.name, action: asset.kind === 'volume' ? 'archive' : 'dump' });
+      const outcomes = await Promise.allSettled([flow, compression.done, source.finished]);
+      if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
+      const { engineVersion } = source.check({
+        bytes: inspector.bytes,
+        head: inspector.head,
+        tail: inspector.tail,
+      });
+      const receipts = await Promise.all(writes.map((w) => w.commit()));
 
-    const ended = clock.now();
-    store.updateArtifact(artifactId, {
-      size: hasher.bytes,
-      rawSize: inspector.bytes,
-      sha256: hasher.sha256,
-      ...(engineVersion ? { engineVersion } : {}),
-      endedAt: ended,
+      const ended = clock.now();
+      store.updateArtifact(artifactId, {
+        size: hasher.bytes,
+        rawSize: inspector.bytes,
+        sha256: hasher.sha256,
+        ...(engineVersion ? { engineVersion } : {}),
+        endedAt: ended,
+      });
+      const ms = ended.getTime() - started.getTime();
+      ctx.info(
+        `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}) sha256 ${hasher.sha256.slice(0, 12)}…`,
+        { asset: asset.name, ms },
+      );
+      const summary: ArtifactSummary = {
+        asset: asset.name,
+        kind: artifactKindOf(asset),
+        file,
+        size: hasher.bytes,
+        rawSize: inspector.bytes,
+        sha256: hasher.sha256,
+        ms,
+      };
+      return { summary, id: artifactId, key, receipts };
     });
-    const ms = ended.getTime() - started.getTime();
-    ctx.info(
-      `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}) sha256 ${hasher.sha256.slice(0, 12)}…`,
-      { asset: asset.name, ms },
-    );
-    const summary: ArtifactSummary = {
-      asset: asset.name,
-      kind: artifactKindOf(asset),
-      file,
-      size: hasher.bytes,
-      rawSize: inspector.bytes,
-      sha256: hasher.sha256,
-      ms,
-    };
-    return { summary, id: artifactId, key, receipts };
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
     // Whatever failed, the producer stops: its exec or archive connection closes, and the
@@ -244,6 +250,13 @@ async function writeArtifact(
     ctx.error(`${asset.name}: ${describeError(e)}`, { asset: asset.name, code: e.code });
     throw e;
   }
+}
+
+/** Runs an artifact's dump or archive under the conditions its asset needs (see container-gate). */
+function guarded<T>(deps: EngineDeps, ctx: RunContext, asset: Asset, fn: () => Promise<T>): Promise<T> {
+  if (asset.kind === 'database') return whileRunning(asset.container, fn);
+  if (asset.archiveStopped) return withMountersStopped(deps, ctx, asset, fn);
+  return fn();
 }
 
 /**

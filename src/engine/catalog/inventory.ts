@@ -1,5 +1,5 @@
 // The live inventory (volumes, databases) and resolving asset names against it.
-import type { Asset } from '../../domain/assets.js';
+import { ARCHIVE_LABEL, type Asset, coveredByDump } from '../../domain/assets.js';
 import { buildInventory, type Inventory } from '../../domain/inventory.js';
 import { ErrorCode, userError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';
@@ -33,6 +33,12 @@ export function selectAssets(inventory: Inventory, target: string): Asset[] {
     return protectedAssets;
   }
   const asset = inventory.assets.find((a) => a.name === target);
+  if (asset && coveredByDump(asset)) {
+    throw userError(
+      ErrorCode.UNKNOWN_ASSET,
+      `volume '${target}' is the data directory of database ${asset.dataOf} and is covered by its dump (back up ${asset.dataOf}): a tar of a running InnoDB or PostgreSQL data directory is not consistent. To archive the volume too, with the database's container stopped meanwhile, create it with the label ${ARCHIVE_LABEL}=stopped`,
+    );
+  }
   if (asset && !asset.policy.protected) {
     throw userError(
       ErrorCode.UNKNOWN_ASSET,

@@ -1,4 +1,5 @@
 // `policy`: the tier table, the assets on each tier and schedules that cannot meet their RPO.
+import { coveredByDump } from '../../domain/assets.js';
 import { longestInterval } from '../../domain/cron.js';
 import type { RetentionPeriod } from '../../domain/duration.js';
 import { runAssets } from '../../domain/runs.js';
@@ -19,6 +20,8 @@ export interface PolicyRow {
     worstCaseMs: number | undefined;
     /** Set when the schedule cannot meet the RPO. */
     problem: string | undefined;
+    /** A database's data volume: the database whose dump protects it (it is never archived live). */
+    coveredBy: string | undefined;
   }>;
 }
 
@@ -42,6 +45,15 @@ export async function buildPolicy(deps: EngineDeps): Promise<PolicyRow[]> {
     const assets = inventory.assets
       .filter((a) => a.policy.tier === tier.name)
       .map((a) => {
+        if (coveredByDump(a))
+          return {
+            name: a.name,
+            schedule: undefined,
+            retention: a.policy.retention,
+            worstCaseMs: undefined,
+            problem: undefined,
+            coveredBy: a.dataOf,
+          };
         const schedule = a.policy.schedule;
         const worst = schedule
           ? longestInterval(schedule, now) + (lastBackupDuration(deps, a.name) ?? 0)
@@ -52,7 +64,14 @@ export async function buildPolicy(deps: EngineDeps): Promise<PolicyRow[]> {
               ? 'not backed up, but its tier has an RPO'
               : 'schedule interval + last backup duration exceeds the RPO'
             : undefined;
-        return { name: a.name, schedule, retention: a.policy.retention, worstCaseMs: worst, problem };
+        return {
+          name: a.name,
+          schedule,
+          retention: a.policy.retention,
+          worstCaseMs: worst,
+          problem,
+          coveredBy: undefined,
+        };
       });
     rows.push({
       tier: tier.name,

@@ -1,5 +1,5 @@
 // `status`: every asset's newest and newest verified backup, and its state against the RPO.
-import type { Asset } from '../../domain/assets.js';
+import { type Asset, coveredByDump } from '../../domain/assets.js';
 import type { InvalidAsset, UnprotectedVolume } from '../../domain/inventory.js';
 import { rpoBreached } from '../../domain/policy.js';
 import { isDeepVerified, newestPerAsset } from '../catalog/catalog.js';
@@ -9,9 +9,10 @@ import type { EngineDeps } from '../deps.js';
 /**
  * Where an asset stands: `breach` exactly when the RPO monitor alerts (no verified backup within
  * the RPO); `unverified` when it is within its RPO but a newer set still awaits its deep verify;
- * `ok` when its newest set is verified and within the RPO.
+ * `ok` when its newest set is verified and within the RPO; `covered` for a database's data
+ * volume that its dump protects (never archived live).
  */
-export type ProtectionState = 'ok' | 'unverified' | 'breach' | 'never' | 'excluded' | 'no-rpo';
+export type ProtectionState = 'ok' | 'unverified' | 'breach' | 'never' | 'excluded' | 'no-rpo' | 'covered';
 
 export interface AssetStatus {
   asset: Asset;
@@ -56,7 +57,8 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
       ageMs: now.getTime() - verifiedSet.createdAt.getTime(),
     };
     let state: ProtectionState;
-    if (!asset.policy.protected) state = 'excluded';
+    if (coveredByDump(asset)) state = 'covered';
+    else if (!asset.policy.protected) state = 'excluded';
     else if (!newest) state = 'never';
     else if (asset.policy.rpoMs === undefined) state = 'no-rpo';
     // The newest *verified* set decides, as for the RPO monitor: an upload alone proves nothing.

@@ -35,7 +35,8 @@ interface Candidate {
 /**
  * Which assets a scope covers. `db-only`: every protected database. `full`: every protected
  * asset, plus volumes that have backups but no longer exist (the disaster may have taken
- * them). One name: that asset, live or known from the catalog.
+ * them), except a database's data volume: the database comes back from its dump, never from a
+ * tar of its data directory. One name: that asset, live or known from the catalog.
  */
 export function scopeAssets(
   scope: RestoreScope,
@@ -62,8 +63,14 @@ export function scopeAssets(
       ...goneDatabases,
     ];
   if (scope === 'full') {
-    const out: Candidate[] = live.map((a) => ({ name: a.name, kind: a.kind, asset: a }));
+    const out: Candidate[] = live
+      .filter((a) => a.kind !== 'volume' || a.dataOf === undefined)
+      .map((a) => ({ name: a.name, kind: a.kind, asset: a }));
+    const dataVolumes = new Set(
+      inventory.assets.flatMap((a) => (a.kind === 'volume' && a.dataOf ? [a.name] : [])),
+    );
     for (const [name, art] of fromCatalog) {
+      if (art.meta.dataOf !== undefined || dataVolumes.has(name)) continue;
       if (art.kind === 'volume-tar' && !volumes.has(name) && !out.some((c) => c.name === name))
         out.push({ name, kind: 'volume', asset: undefined });
     }
@@ -123,6 +130,13 @@ export async function buildPlan(
   const assets: PlannedAsset[] = [];
   const problems: string[] = [];
   const notes: string[] = [];
+  if (input.scope === 'full') {
+    for (const a of input.inventory.assets)
+      if (a.kind === 'volume' && a.dataOf !== undefined && a.archiveStopped)
+        notes.push(
+          `${a.name}: the data directory of ${a.dataOf}, which is restored from its dump, not from a tar (\`restore ${a.name}\` puts back its archive)`,
+        );
+  }
   const missingDatabases = new Map<string, { container: string | undefined; optional: boolean }>();
   for (const c of candidates) {
     const set =

@@ -401,3 +401,59 @@ describe('buildInventory: dr.name and dr.password-env follow the config rules', 
     );
   });
 });
+
+describe('buildInventory: a database data volume with policy labels', () => {
+  const db = aContainer('orders-db', {
+    labels: { 'dr.engine': 'mariadb', tier: 'important' },
+    volumes: ['orders-data'],
+  });
+
+  it('is covered by the database dump and never backed up as a live tar', () => {
+    const volumes = [aVolume('orders-data', { tier: 'critical', backup: 'realtime' })];
+
+    const inventory = inventoryOf({ volumes, containers: [db] });
+
+    const asset = volumeNamed(inventory.assets, 'orders-data');
+    expect(asset.dataOf).toBe('orders-db');
+    expect(asset.archiveStopped).toBeUndefined();
+    expect(asset.policy.protected).toBe(false);
+    expect(asset.policy.tier).toBe('critical');
+    expect(inventory.invalid).toEqual([]);
+  });
+
+  it('is archived, with the database stopped, when labelled drbot.archive=stopped', () => {
+    const volumes = [aVolume('orders-data', { tier: 'critical', 'drbot.archive': 'stopped' })];
+
+    const inventory = inventoryOf({ volumes, containers: [db] });
+
+    const asset = volumeNamed(inventory.assets, 'orders-data');
+    expect(asset.dataOf).toBe('orders-db');
+    expect(asset.archiveStopped).toBe(true);
+    expect(asset.policy.protected).toBe(true);
+  });
+
+  it('refuses any other drbot.archive value, naming what is allowed', () => {
+    const volumes = [aVolume('orders-data', { tier: 'critical', 'drbot.archive': 'live' })];
+
+    const inventory = inventoryOf({ volumes, containers: [db] });
+
+    expect(inventory.assets.map((a) => a.name)).toEqual(['orders-db']);
+    expect(inventory.invalid).toEqual([
+      {
+        name: 'orders-data',
+        kind: 'volume',
+        problems: ["volume orders-data: label drbot.archive='live' is not allowed (allowed: stopped)"],
+      },
+    ]);
+  });
+
+  it('leaves a labelled volume of a container that is no database as it was', () => {
+    const volumes = [aVolume('app-data', { tier: 'critical' })];
+
+    const inventory = inventoryOf({ volumes, containers: [aContainer('web', { volumes: ['app-data'] })] });
+
+    const asset = volumeNamed(inventory.assets, 'app-data');
+    expect(asset.dataOf).toBeUndefined();
+    expect(asset.policy.protected).toBe(true);
+  });
+});
