@@ -1,5 +1,5 @@
 // Runs: kinds, statuses, typed results and timelines (DESIGN §3, contract).
-import type { RestorePlan } from './restore-plan.js';
+import type { RestorePlan, RestoreScope } from './restore-plan.js';
 
 /** Run kinds and statuses (DESIGN §3, contract). */
 export const RUN_STATUSES = [
@@ -40,8 +40,23 @@ export interface BackupRunResult {
   pruned?: number;
 }
 
+/**
+ * What was asked of a restore or undo, kept so that a run left waiting for approval by a
+ * process that stopped can be taken up again by another (the plan is then assessed afresh).
+ */
+export interface RestoreRequestRecord {
+  scope: RestoreScope;
+  from?: string;
+  only?: string[];
+  source?: string;
+  /** The path of `--env-file` (its values are read again, never stored). */
+  envFile?: string;
+  undoOf?: string;
+}
+
 export interface RestoreRunResult {
   assets?: string[];
+  request?: RestoreRequestRecord;
   plan?: RestorePlan;
   /** The approval decision as recorded (times as ISO text once read back). */
   decision?: unknown;

@@ -4,7 +4,7 @@ import type { Inventory } from '../domain/inventory.js';
 import type { Run, RunEvent } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
 import type { Notice } from '../ports/notifier.js';
-import type { AlertRecord, SetRecord } from '../ports/state-store.js';
+import type { AlertRecord, ApprovalRecord, SetRecord } from '../ports/state-store.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup/backup.js';
 import { isDeepVerified, newestPerAsset } from './catalog/catalog.js';
 import { loadInventory } from './catalog/inventory.js';
@@ -12,8 +12,17 @@ import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
 import { buildPolicy, type PolicyRow } from './report/policy.js';
 import { buildStatus, type StatusReport } from './report/status.js';
-import { type RestoreOutcome, type RestoreRequest, runRestore, runUndo } from './restore/restore.js';
+import {
+  type RestoreOutcome,
+  type RestoreRequest,
+  resumeRestore,
+  runRestore,
+  runUndo,
+} from './restore/restore.js';
+import type { ApprovalDecision, ApprovalGate } from './runs/approval.js';
 import { type DebrisReport, removeDebris } from './runs/cleanup.js';
+import { settleOrphan, settleOrphanedApprovals } from './runs/pending-approvals.js';
+import type { RunObserver } from './runs/run-context.js';
 import { RunTracker, type ShutdownReport } from './runs/shutdown.js';
 import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.js';
 
@@ -98,6 +107,55 @@ export class Engine {
   }
 
   /**
+   * Takes up a restore or undo that a stopped process left waiting for approval, once its card
+   * is acted on: assessed again, put to `gate`, then carried on (see resumeRestore).
+   */
+  resumeRestore(request: {
+    runId: string;
+    gate: ApprovalGate;
+    observer?: RunObserver;
+  }): Promise<RestoreOutcome> {
+    return this.tracker.track('restore', request, (r) => resumeRestore(this.deps, r));
+  }
+
+  /** Records an approval card, so that it can still be acted on after a restart. */
+  saveApproval(approval: ApprovalRecord): void {
+    this.deps.store.saveApproval(approval);
+  }
+
+  approval(runId: string): ApprovalRecord | undefined {
+    return this.deps.store.approval(runId);
+  }
+
+  /** Approval cards still open (their buttons still shown), oldest first. */
+  approvals(): ApprovalRecord[] {
+    return this.deps.store.approvals();
+  }
+
+  /** The card shows its outcome now: it is no longer open. */
+  closeApproval(runId: string): void {
+    this.deps.store.closeApproval(runId);
+  }
+
+  /**
+   * Settles runs a stopped process left waiting for approval that nobody can approve any more
+   * (no card, withdrawn, or expired); see settleOrphanedApprovals. Returns them.
+   */
+  settleOrphanedApprovals(): Run[] {
+    return settleOrphanedApprovals(this.deps);
+  }
+
+  /** Ends, with `decision`, the approval of a run no live process waits on; see settleOrphan. */
+  settleApproval(runId: string, decision: Extract<ApprovalDecision, { approved: false }>): Run | undefined {
+    return settleOrphan(this.deps, runId, decision);
+  }
+
+  /** The newest failed or interrupted run that worked on `asset`. */
+  lastFailure(asset: string): Run | undefined {
+    return this.deps.store.lastRun({ asset, status: ['failed', 'interrupted'] });
+  }
+
+  /**
    * Asks a run to stop before its next stage. A pending approval is withdrawn at once; a
    * restore that has started replacing data cannot be stopped (undo it afterwards instead).
    */
@@ -118,8 +176,17 @@ export class Engine {
         `${runId} is already replacing live data and cannot be stopped safely; let it finish, then \`undo ${runId}\` if needed`,
       );
     }
-    this.deps.store.requestCancel(runId, by, this.deps.clock.now());
+    const at = this.deps.clock.now();
+    this.deps.store.requestCancel(runId, by, at);
     this.audit(runId, `cancel requested by ${by}`);
+    // A run whose process is gone reads no flag: its pending approval is withdrawn here.
+    if (run.status === 'pending-approval')
+      this.deps.store.settlePending(runId, {
+        status: 'cancelled',
+        at,
+        reason: `withdrawn: cancelled by ${by}`,
+        by,
+      });
     return {
       run,
       message:

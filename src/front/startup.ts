@@ -32,6 +32,14 @@ export async function prepareEngine(
     });
   }
   for (const r of await engine.recoverInterrupted()) notices.push(interruptedNotice(r, style));
+  // Approvals a dead process left: those nobody can give any more end here, so they lock
+  // nothing; a card that can still be acted on stays for the Slack app to take up.
+  for (const r of engine.settleOrphanedApprovals())
+    notices.push({
+      title: `${r.id} (${r.kind} ${r.target}) was waiting for approval when drbot stopped: ${r.status}${r.error ? ` (${r.error})` : ''}`,
+      lines: [],
+      level: 'warn',
+    });
   const debris = await engine.removeDebris();
   if (debris.removed.length || debris.problems.length) notices.push(debrisNotice(debris));
   return notices;

@@ -98,6 +98,50 @@ export interface StateStore {
   /** Marks every `running` run `interrupted` (process died); returns them. */
   interruptRunning(at: Date): Run[];
   /**
+   * Runs `running` or `pending-approval`, oldest first, each with whether the process that owns
+   * it is alive (this one, another on this host that answers, or one on another host: not ours
+   * to judge) and its open approval card, if it has one. What the asset lock weighs.
+   */
+  activeRuns(): ActiveRun[];
+  /** The newest run matching all that is given (an asset: one the run records working on). */
+  lastRun(filter: { kind?: RunKind; asset?: string; status?: RunStatus[] }): Run | undefined;
+  /**
+   * How long (ms) the newest `limit` succeeded runs of `kind` whose target is `scope` (or starts
+   * with `scope` and a space, as `db-only --from set-…`) took, newest first.
+   */
+  pastDurations(kind: RunKind, scope: string, limit: number): number[];
+  /**
+   * Runs `fn` inside one write transaction taken before it reads anything (SQLite's BEGIN
+   * IMMEDIATE): no other process or connection writes in between, so a check and the write it
+   * allows cannot be split by another process's. `fn` is synchronous; what it throws rolls back.
+   */
+  exclusive<T>(fn: () => T): T;
+  /**
+   * Makes this process the owner of a `pending-approval` run no live process owns (its owner
+   * died, or handed it over with `releaseRun`). False, changing nothing, when it is not
+   * pending or a live process owns it.
+   */
+  claimRun(runId: string): boolean;
+  /** Gives up this process's ownership of a run left waiting (for approval) when it stops. */
+  releaseRun(runId: string): void;
+  /**
+   * Ends a `pending-approval` run no live process owns with `status` (the approval expired,
+   * was rejected or withdrawn, or can no longer be given), recording `reason` on its timeline.
+   * Undefined, changing nothing, when it is not pending or a live process owns it.
+   */
+  settlePending(
+    runId: string,
+    outcome: { status: RunStatus; at: Date; reason: string; by?: string | undefined },
+  ): Run | undefined;
+
+  /** Records an approval card (a new one, or the same with its message ts once posted). */
+  saveApproval(approval: ApprovalRecord): void;
+  approval(runId: string): ApprovalRecord | undefined;
+  /** Every approval card still recorded as open, oldest first. */
+  approvals(): ApprovalRecord[];
+  /** The card is no longer open (decided, and shown as decided). */
+  closeApproval(runId: string): void;
+  /**
    * Runs `running` in a process that is still alive: this one, another on this host that
    * answers, or one on another host (not ours to judge). What a clean-up must leave alone.
    */
@@ -188,6 +232,30 @@ export interface StateStore {
   reconcileLocations(target: string, present: (key: string) => boolean, at: Date): number;
 
   close(): void;
+}
+
+/**
+ * The approval card of a destructive run waiting for a second person (DESIGN §5), kept so that
+ * the card can still be acted on after the process that posted it is gone.
+ */
+export interface ApprovalRecord {
+  runId: string;
+  requester: string;
+  channel: string;
+  /** The card's message; undefined until it is posted. */
+  messageTs: string | undefined;
+  /** The plan the card shows: an approval binds to it. */
+  fingerprint: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** A run in progress or waiting, as the asset lock sees it. */
+export interface ActiveRun {
+  run: Run;
+  /** The process that owns it is alive (or not ours to judge); false once it died or let go. */
+  ownerLive: boolean;
+  approval: ApprovalRecord | undefined;
 }
 
 /** A set found on a target with no record in the store, as its manifest describes it. */

@@ -3,7 +3,6 @@
 import { previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
 import { rpoBreached } from '../domain/policy.js';
-import { runAssets } from '../domain/runs.js';
 import type { Engine } from '../engine/engine.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { AlertRecord } from '../ports/state-store.js';
@@ -33,15 +32,12 @@ export class RpoMonitor {
     const inventory = await engine.inventory();
     const newestSets = engine.newestSetPerAsset();
     const verifiedSets = engine.newestSetPerAsset({ deepVerified: true });
-    const runs = engine.runs(300);
     const breaches: Breach[] = [];
     const current = new Map<string, Breach>();
     for (const asset of inventory.assets.filter((a) => a.policy.protected)) {
       const verified = verifiedSets.get(asset.name);
       const newest = newestSets.get(asset.name);
-      const lastError = runs.find(
-        (r) => (r.status === 'failed' || r.status === 'interrupted') && runAssets(r).includes(asset.name),
-      )?.error;
+      const lastError = engine.lastFailure(asset.name)?.error;
       const errorNote = lastError ? `; last error: ${lastError}` : '';
       const rpo = asset.policy.rpoMs;
       if (rpo !== undefined) {

@@ -220,6 +220,8 @@ describe('/dr restore db-only with two-person approval', () => {
     await slack.slash('restore db-only', OPERATOR);
     const card = await nextCard(mark);
     const run = latestRun('restore');
+    // Expiry is on the engine's clock (approvalTimeout 8s): the test moves it past.
+    h.clock.set(new Date(h.clock.now().getTime() + 8_000));
     await runStatus(run?.id as string, 'expired', 30_000);
 
     expect(h.app.engine.run(run?.id as string).events.some((e) => e.stage === 'restore')).toBe(false);
@@ -238,7 +240,7 @@ describe('/dr restore db-only with two-person approval', () => {
     const card = await nextCard(mark);
     const run = latestRun('restore');
 
-    h.clock.set(new Date(Date.now() + 1000));
+    h.clock.set(new Date(h.clock.now().getTime() + 1000));
     const newer = await h.app.engine.backup({ target: 'mysql-prod', requester: 'cron' });
     expect(newer.status).toBe('succeeded');
     await slack.click(APPROVE_ACTION, card.value, APPROVER, card.ts);

@@ -99,6 +99,20 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 4: approval cards that outlive the process that posted them (a click after a restart still
+  // works, expiry still fires), and an index for the runs in progress the asset lock reads.
+  `
+  CREATE TABLE approvals (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id),
+    requester TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    message_ts TEXT,
+    fingerprint TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+  );
+  CREATE INDEX runs_status ON runs(status);
+  `,
 ];
 
 /** The schema version this build writes: the number of migrations. */

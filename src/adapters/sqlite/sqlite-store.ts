@@ -3,9 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Run, RunEvent, RunEventType, RunStatus } from '../../domain/runs.js';
+import type { Run, RunEvent, RunEventType, RunKind, RunStatus } from '../../domain/runs.js';
 import type {
+  ActiveRun,
   AlertRecord,
+  ApprovalRecord,
   ArtifactLocation,
   ArtifactMeta,
   ArtifactRecord,
@@ -37,6 +39,9 @@ function ownerAlive(owner: string | null): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+/** Whether a run's owner is alive from where this process stands: itself always is. */
+const ownerLive = (owner: unknown) => owner === OWNER || ownerAlive(typeof owner === 'string' ? owner : null);
+
 const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : undefined);
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -289,6 +294,130 @@ export class SqliteStore implements StateStore {
     return row?.at ? { by: row.by ?? 'unknown', at: new Date(row.at) } : undefined;
   }
 
+  activeRuns(): ActiveRun[] {
+    const rows = this.db
+      .prepare("SELECT * FROM runs WHERE status IN ('running', 'pending-approval') ORDER BY seq")
+      .all() as Row[];
+    return rows.map((r) => ({
+      run: toRun(r),
+      ownerLive: ownerLive(r.owner),
+      approval: this.approval(r.id as string),
+    }));
+  }
+
+  lastRun(filter: { kind?: RunKind; asset?: string; status?: RunStatus[] }): Run | undefined {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.kind) {
+      where.push('kind = ?');
+      values.push(filter.kind);
+    }
+    if (filter.status?.length) {
+      where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
+      values.push(...filter.status);
+    }
+    if (filter.asset !== undefined) {
+      // Runs record their assets in their result (JSON); SQLite reads it without a copy.
+      where.push("EXISTS (SELECT 1 FROM json_each(runs.result, '$.assets') WHERE value = ?)");
+      values.push(filter.asset);
+    }
+    const row = this.db
+      .prepare(
+        `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT 1`,
+      )
+      .get(...values) as Row | undefined;
+    return row ? toRun(row) : undefined;
+  }
+
+  pastDurations(kind: RunKind, scope: string, limit: number): number[] {
+    const prefix = `${scope} `;
+    const rows = this.db
+      .prepare(
+        `SELECT started_at, ended_at FROM runs
+          WHERE kind = ? AND status = 'succeeded' AND started_at IS NOT NULL AND ended_at IS NOT NULL
+            AND (target = ? OR substr(target, 1, ?) = ?)
+          ORDER BY seq DESC LIMIT ?`,
+      )
+      .all(kind, scope, prefix.length, prefix, limit) as { started_at: string; ended_at: string }[];
+    return rows.map((r) => new Date(r.ended_at).getTime() - new Date(r.started_at).getTime());
+  }
+
+  exclusive<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  claimRun(runId: string): boolean {
+    return this.exclusive(() => {
+      const row = this.db.prepare('SELECT status, owner FROM runs WHERE id = ?').get(runId) as
+        | Row
+        | undefined;
+      if (row?.status !== 'pending-approval' || ownerLive(row.owner)) return false;
+      this.db.prepare('UPDATE runs SET owner = ? WHERE id = ?').run(OWNER, runId);
+      return true;
+    });
+  }
+
+  releaseRun(runId: string): void {
+    this.db.prepare('UPDATE runs SET owner = NULL WHERE id = ? AND owner = ?').run(runId, OWNER);
+  }
+
+  settlePending(
+    runId: string,
+    outcome: { status: RunStatus; at: Date; reason: string; by?: string | undefined },
+  ): Run | undefined {
+    return this.exclusive(() => {
+      const row = this.db.prepare('SELECT status, owner FROM runs WHERE id = ?').get(runId) as
+        | Row
+        | undefined;
+      if (row?.status !== 'pending-approval' || ownerLive(row.owner)) return undefined;
+      this.db
+        .prepare('UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?')
+        .run(outcome.status, outcome.at.toISOString(), scrub(outcome.reason), runId);
+      this.appendEvent(runId, {
+        at: outcome.at,
+        stage: 'assemble',
+        type: outcome.status === 'interrupted' ? 'error' : 'warn',
+        message: `${outcome.status}${outcome.by ? ` by ${outcome.by}` : ''}: ${outcome.reason}`,
+      });
+      return this.getRun(runId);
+    });
+  }
+
+  saveApproval(a: ApprovalRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO approvals (run_id, requester, channel, message_ts, fingerprint, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id) DO UPDATE SET requester = excluded.requester, channel = excluded.channel,
+           message_ts = excluded.message_ts, fingerprint = excluded.fingerprint,
+           created_at = excluded.created_at, expires_at = excluded.expires_at`,
+      )
+      .run(
+        a.runId,
+        a.requester,
+        a.channel,
+        a.messageTs ?? null,
+        a.fingerprint,
+        a.createdAt.toISOString(),
+        a.expiresAt.toISOString(),
+      );
+  }
+
+  approval(runId: string): ApprovalRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM approvals WHERE run_id = ?').get(runId) as Row | undefined;
+    return row ? toApproval(row) : undefined;
+  }
+
+  approvals(): ApprovalRecord[] {
+    return (this.db.prepare('SELECT * FROM approvals ORDER BY created_at, run_id').all() as Row[]).map(
+      toApproval,
+    );
+  }
+
+  closeApproval(runId: string): void {
+    this.db.prepare('DELETE FROM approvals WHERE run_id = ?').run(runId);
+  }
+
   alerts(): AlertRecord[] {
     return (this.db.prepare('SELECT * FROM alerts ORDER BY asset, kind').all() as Row[]).map((r) => ({
       asset: r.asset as string,
@@ -420,6 +549,18 @@ export class SqliteStore implements StateStore {
       artifacts,
     };
   }
+}
+
+function toApproval(row: Row): ApprovalRecord {
+  return {
+    runId: row.run_id as string,
+    requester: row.requester as string,
+    channel: row.channel as string,
+    messageTs: str(row.message_ts),
+    fingerprint: row.fingerprint as string,
+    createdAt: new Date(row.created_at as string),
+    expiresAt: new Date(row.expires_at as string),
+  };
 }
 
 function toRun(row: Row): Run {

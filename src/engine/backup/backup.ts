@@ -45,17 +45,18 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
     ? request.assets.flatMap((name) => selectAssets(inventory, name))
     : selectAssets(inventory, request.target);
   const names = assets.map((a) => a.name);
-  const lock = acquireAssets(deps, 'backup', names);
-
   const startedAt = clock.now();
-  let run = store.createRun({
-    kind: 'backup',
-    requester: request.requester,
-    target: request.target,
-    status: 'running',
-    at: startedAt,
+  // The run is recorded with its assets under the lock: from then on it holds them.
+  let run = acquireAssets(deps, 'backup', names, () => {
+    const created = store.createRun({
+      kind: 'backup',
+      requester: request.requester,
+      target: request.target,
+      status: 'running',
+      at: startedAt,
+    });
+    return store.updateRun(created.id, { startedAt, result: { assets: names } });
   });
-  lock.bind(run.id);
   const outcome: BackupOutcome = {
     run,
     setId: '',
@@ -67,7 +68,6 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
     targets: deps.targets.map((t) => `${t.name} (${t.location})`),
   };
   try {
-    run = store.updateRun(run.id, { startedAt, result: { assets: names } });
     const ctx = new RunContext(
       run,
       store,
@@ -142,8 +142,6 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
     // Only reached by a bug in the handling above: never leave the run looking alive.
     store.updateRun(run.id, { status: 'failed', endedAt: clock.now(), error: describeError(err) });
     throw err;
-  } finally {
-    lock.release();
   }
 }
 

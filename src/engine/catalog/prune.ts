@@ -143,8 +143,7 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
  */
 export function setsInUse(deps: Pick<EngineDeps, 'store'>): Map<string, string> {
   const used = new Map<string, string>();
-  for (const run of deps.store.listRuns(200)) {
-    if (run.status !== 'running' && run.status !== 'pending-approval') continue;
+  for (const { run } of deps.store.activeRuns()) {
     const by = `${run.id} (${run.kind} ${run.target}, ${run.status})`;
     const ids: string[] = [];
     if (run.kind === 'restore' || run.kind === 'undo') {

@@ -2,7 +2,6 @@
 import { coveredByDump } from '../../domain/assets.js';
 import { longestInterval } from '../../domain/cron.js';
 import type { RetentionPeriod } from '../../domain/duration.js';
-import { runAssets } from '../../domain/runs.js';
 import { loadInventory } from '../catalog/inventory.js';
 import type { EngineDeps } from '../deps.js';
 
@@ -27,9 +26,7 @@ export interface PolicyRow {
 
 /** The last successful backup's duration for an asset (how long the next one will likely take). */
 export function lastBackupDuration(deps: EngineDeps, asset: string): number | undefined {
-  const run = deps.store
-    .listRuns(500)
-    .find((r) => r.kind === 'backup' && r.status === 'succeeded' && runAssets(r).includes(asset));
+  const run = deps.store.lastRun({ kind: 'backup', asset, status: ['succeeded'] });
   return run?.startedAt && run.endedAt ? run.endedAt.getTime() - run.startedAt.getTime() : undefined;
 }
 

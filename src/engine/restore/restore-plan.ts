@@ -259,19 +259,11 @@ function containersToStop(
   return [...configured, ...rest];
 }
 
+/** How many past restores of a scope the expected duration is the median of. */
+const PAST_RESTORES = 20;
+
 function expectedDuration(deps: EngineDeps, scope: string): number | undefined {
-  const past = deps.store
-    .listRuns(200)
-    .filter(
-      (r) =>
-        r.kind === 'restore' &&
-        r.status === 'succeeded' &&
-        r.target.split(' ')[0] === scope &&
-        r.startedAt &&
-        r.endedAt,
-    )
-    .map((r) => (r.endedAt as Date).getTime() - (r.startedAt as Date).getTime())
-    .sort((a, b) => a - b);
+  const past = deps.store.pastDurations('restore', scope, PAST_RESTORES).sort((a, b) => a - b);
   return past.length ? past[Math.floor(past.length / 2)] : undefined;
 }
 

@@ -1,7 +1,12 @@
 // The disaster-recovery run: assess → assemble → verify → restore → resume → postmortem.
 import { renderPostmortem } from '../../domain/postmortem.js';
 import { type RestorePlan, type RestoreScope, scopeLabel } from '../../domain/restore-plan.js';
-import type { RestoreRunResult, Run } from '../../domain/runs.js';
+import {
+  type RestoreRequestRecord,
+  type RestoreRunResult,
+  type Run,
+  restoreResult,
+} from '../../domain/runs.js';
 import { describeError, ErrorCode, externalError, toAppError, userError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
 import { loadInventory } from '../catalog/inventory.js';
@@ -34,6 +39,11 @@ export interface RestoreRequest {
   /** `--env-file FILE`: secret values for containers a bare-host restore re-creates. */
   envFile?: string;
   observer?: RunObserver;
+  /**
+   * Takes up this run, left waiting for approval by a process that stopped, instead of starting
+   * a new one: the plan is assessed again and put to `gate` (see resumeRestore).
+   */
+  resume?: string;
 }
 
 export interface RestoreOutcome {
@@ -62,12 +72,90 @@ export async function runRestore(deps: EngineDeps, req: RestoreRequest): Promise
   const volumeNames = new Set(volumes.map((v) => v.name));
   const sets = candidateSets(deps, req);
   const names = scopeAssets(req.scope, inventory, sets, volumeNames, req.only).map((c) => c.name);
-  const lock = acquireAssets(deps, kind, names);
-  try {
-    return await restoreRun(deps, req, { kind, inventory, containers, volumeNames, sets, names, lock });
-  } finally {
-    lock.release();
+  // The run is recorded (or taken up) with its assets under the lock: from then on it holds them.
+  const run = acquireAssets(
+    deps,
+    kind,
+    names,
+    () => (req.resume ? takeUp(deps, req.resume, names) : openRun(deps, req, kind, names)),
+    req.resume,
+  );
+  return restoreRun(deps, req, { kind, inventory, containers, volumeNames, sets, names, run });
+}
+
+/** What was asked, as the run keeps it (so another process can take the run up). */
+function requestRecord(req: RestoreRequest): RestoreRequestRecord {
+  return {
+    scope: req.scope,
+    ...(req.from ? { from: req.from } : {}),
+    ...(req.only ? { only: req.only } : {}),
+    ...(req.source ? { source: req.source } : {}),
+    ...(req.envFile ? { envFile: req.envFile } : {}),
+    ...(req.undoOf ? { undoOf: req.undoOf } : {}),
+  };
+}
+
+function openRun(deps: EngineDeps, req: RestoreRequest, kind: 'restore' | 'undo', names: string[]): Run {
+  const target =
+    kind === 'undo'
+      ? (req.undoOf as string)
+      : `${scopeLabel(req.scope)}${req.from ? ` --from ${req.from}` : ''}`;
+  const at = deps.clock.now();
+  const run = deps.store.createRun({ kind, requester: req.requester, target, status: 'running', at });
+  return deps.store.updateRun(run.id, {
+    startedAt: at,
+    result: { assets: names, request: requestRecord(req) },
+  });
+}
+
+/** A run no live process waits on any more becomes this process's, running again for assess. */
+function takeUp(deps: EngineDeps, runId: string, names: string[]): Run {
+  if (!deps.store.claimRun(runId)) {
+    const run = deps.store.getRun(runId);
+    throw userError(
+      ErrorCode.ASSET_BUSY,
+      run?.status === 'pending-approval'
+        ? `${runId} is being handled by another drbot process`
+        : `${runId} is no longer waiting for approval (${run?.status ?? 'no such run'})`,
+    );
   }
+  const run = deps.store.getRun(runId) as Run;
+  return deps.store.updateRun(runId, {
+    status: 'running',
+    result: { ...restoreResult(run), assets: names },
+  });
+}
+
+/**
+ * Takes up a restore or undo that a process which stopped (a deploy, a crash) left waiting for
+ * approval, when its card is acted on: the same run goes through assess again and the new plan
+ * is put to `gate`, which approves only the plan the card showed; then it carries on as usual.
+ */
+export async function resumeRestore(
+  deps: EngineDeps,
+  req: { runId: string; gate: ApprovalGate; observer?: RunObserver },
+): Promise<RestoreOutcome> {
+  const run = deps.store.getRun(req.runId);
+  if (!run) throw userError(ErrorCode.RUN_NOT_FOUND, `no run '${req.runId}'`);
+  const asked = restoreResult(run).request;
+  if ((run.kind !== 'restore' && run.kind !== 'undo') || run.status !== 'pending-approval' || !asked)
+    throw userError(
+      ErrorCode.USAGE,
+      `${req.runId} (${run.kind}, ${run.status}) is not a restore waiting for approval that can be taken up`,
+    );
+  return runRestore(deps, {
+    scope: asked.scope,
+    from: asked.from,
+    requester: run.requester,
+    gate: req.gate,
+    kind: run.kind,
+    resume: run.id,
+    ...(asked.only ? { only: asked.only } : {}),
+    ...(asked.source ? { source: asked.source } : {}),
+    ...(asked.envFile ? { envFile: asked.envFile } : {}),
+    ...(asked.undoOf ? { undoOf: asked.undoOf } : {}),
+    ...(req.observer ? { observer: req.observer } : {}),
+  });
 }
 
 async function restoreRun(
@@ -80,17 +168,12 @@ async function restoreRun(
     volumeNames: Set<string>;
     sets: SetRecord[];
     names: string[];
-    lock: ReturnType<typeof acquireAssets>;
+    run: Run;
   },
 ): Promise<RestoreOutcome> {
   const { store, clock } = deps;
-  const { kind, inventory, containers, volumeNames, sets, names, lock } = pre;
-  const target =
-    kind === 'undo'
-      ? (req.undoOf as string)
-      : `${scopeLabel(req.scope)}${req.from ? ` --from ${req.from}` : ''}`;
-  let run = store.createRun({ kind, requester: req.requester, target, status: 'running', at: clock.now() });
-  lock.bind(run.id);
+  const { kind, inventory, containers, volumeNames, sets, names } = pre;
+  let run = pre.run;
   const ctx = new RunContext(run, store, clock, deps.log, combineObservers(req.observer, deps.observer));
   // Cancelling is possible until live data starts being replaced, never in the middle of it.
   ctx.cancellableStages = new Set(['assess', 'assemble', 'verify', 'restore']);
@@ -103,12 +186,13 @@ async function restoreRun(
     failures: [],
     postmortem: undefined,
   };
-  const result: RestoreRunResult = { assets: names };
+  const result: RestoreRunResult = { assets: names, request: requestRecord(req) };
   const save = (patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error'>> = {}) => {
     run = store.updateRun(run.id, { ...patch, result });
     return run;
   };
-  save({ startedAt: clock.now() });
+  if (req.resume)
+    ctx.info('taken up again: the process that asked for approval stopped; the plan is assessed afresh');
   const stopped: string[] = [];
   const extras: Record<string, string[]> = {};
   let touched = false;
@@ -167,9 +251,16 @@ async function restoreRun(
       };
       const d = await req.gate.decide(run, plan, replan);
       if (d.approved) ctx.info(`approved by ${d.by} (${d.via})`, { approver: d.by });
+      else if (d.status === 'pending-approval') ctx.info(`still waiting for approval: ${d.reason}`);
       else ctx.warn(`${d.status}${d.by ? ` by ${d.by}` : ''}: ${d.reason}`);
       return d;
     });
+    if (!decision.approved && decision.status === 'pending-approval') {
+      // This process stops; the run keeps waiting for whoever acts on its card next.
+      store.releaseRun(run.id);
+      out.status = 'pending-approval';
+      return { ...out, run };
+    }
     out.decision = decision;
     result.decision = decision;
     if (!decision.approved) {

@@ -11,7 +11,12 @@ export type ApprovalDecision =
       by: string | undefined;
       at: Date;
       reason: string;
-    };
+    }
+  /**
+   * Not decided, and not this process's to wait for any more (it is stopping): the run stays
+   * `pending-approval`, its card stays valid, and whoever acts on the card takes it up.
+   */
+  | { approved: false; status: 'pending-approval'; by: undefined; at: Date; reason: string };
 
 /**
  * The approval gate of a destructive run (DESIGN §3 assemble, §5). The CLI's `--yes` and

@@ -1,16 +1,8 @@
-// One destructive run per asset: the asset lock.
-import { type RunStatus, runAssets } from '../../domain/runs.js';
+// One destructive run per asset: the asset lock, taken in one write transaction of the state file.
+import { type Run, type RunStatus, runAssets } from '../../domain/runs.js';
 import { ErrorCode, userError } from '../../errors.js';
+import type { ActiveRun } from '../../ports/state-store.js';
 import type { EngineDeps } from '../deps.js';
-
-/** Assets with a run in progress in this process, and that run's id once known. */
-const held = new Map<string, Array<{ kind: string; runId: string | undefined }>>();
-
-export interface AssetLock {
-  /** Records which run holds the lock (for the message a second request gets). */
-  bind(runId: string): void;
-  release(): void;
-}
 
 const DESTRUCTIVE = new Set(['restore', 'undo']);
 
@@ -20,49 +12,59 @@ const DESTRUCTIVE = new Set(['restore', 'undo']);
  * may run while a restore only waits for approval (refusing it would let the RPO lapse), never
  * while one is replacing data.
  */
-function conflicts(kind: string, other: { kind: string; status: RunStatus | undefined }): boolean {
+function conflicts(kind: string, other: { kind: string; status: RunStatus }): boolean {
   if (DESTRUCTIVE.has(kind) || other.kind === kind) return true;
   if (DESTRUCTIVE.has(other.kind)) return other.status !== 'pending-approval';
   return false;
 }
 
 /**
- * One run per asset at a time, as above. Checked in this process and against the state file
- * for runs of other live drbot processes (the bot and a CLI on the same host); a request that
- * conflicts is refused with the id of the run in progress.
+ * Whether a run in progress still holds its assets at `now`. A run waiting for approval holds
+ * them while its process waits, or while its posted card can still be acted on (the app that
+ * owns approvals takes the request up on a click, after a restart too); one whose process died
+ * with no card to act on, or whose card has expired, holds nothing, whether or not anyone has
+ * marked it yet.
  */
-export function acquireAssets(deps: Pick<EngineDeps, 'store'>, kind: string, assets: string[]): AssetLock {
-  const statusOf = (runId: string | undefined) => (runId ? deps.store.getRun(runId)?.status : undefined);
-  for (const a of assets) {
-    for (const h of held.get(a) ?? []) {
-      if (conflicts(kind, { kind: h.kind, status: statusOf(h.runId) })) throw busy(a, h.kind, h.runId);
-    }
-  }
-  for (const run of deps.store.listRuns(200)) {
-    if (run.status !== 'running' && run.status !== 'pending-approval') continue;
-    const theirs = runAssets(run);
-    const clash = assets.find((a) => theirs.includes(a));
-    if (clash && conflicts(kind, { kind: run.kind, status: run.status })) throw busy(clash, run.kind, run.id);
-  }
-  const entry = { kind, runId: undefined as string | undefined };
-  for (const a of assets) held.set(a, [...(held.get(a) ?? []), entry]);
-  return {
-    bind: (runId) => {
-      entry.runId = runId;
-    },
-    release: () => {
-      for (const a of assets) {
-        const left = (held.get(a) ?? []).filter((e) => e !== entry);
-        if (left.length) held.set(a, left);
-        else held.delete(a);
-      }
-    },
-  };
+export function holdsAssets(a: ActiveRun, now: Date): boolean {
+  if (a.run.status !== 'pending-approval' || a.ownerLive) return true;
+  return a.approval?.messageTs !== undefined && now.getTime() < a.approval.expiresAt.getTime();
 }
 
-function busy(asset: string, kind: string, runId: string | undefined) {
+/**
+ * One run per asset at a time, across every drbot process on the state file (the bot and a CLI
+ * on the same host): the runs in progress are read and `start` records the new run (with the
+ * assets it works on) inside one write transaction taken before the read, so two processes
+ * cannot both pass. Returns what `start` returned. A request that conflicts is refused with the
+ * id of the run in progress, and nothing is recorded. `own`: the run being taken up again
+ * (a restore resumed after a restart), which does not conflict with itself.
+ */
+export function acquireAssets<T extends Run>(
+  deps: Pick<EngineDeps, 'store' | 'clock'>,
+  kind: string,
+  assets: string[],
+  start: () => T,
+  own?: string,
+): T {
+  return deps.store.exclusive(() => {
+    const now = deps.clock.now();
+    for (const a of deps.store.activeRuns()) {
+      if (a.run.id === own || !holdsAssets(a, now)) continue;
+      const theirs = runAssets(a.run);
+      const clash = assets.find((x) => theirs.includes(x));
+      if (clash && conflicts(kind, a.run)) throw busy(clash, a);
+    }
+    return start();
+  });
+}
+
+function busy(asset: string, a: ActiveRun) {
+  const { run, approval } = a;
+  const waiting =
+    run.status === 'pending-approval'
+      ? `, waiting for approval${approval ? ` until ${approval.expiresAt.toISOString()}` : ''}`
+      : '';
   return userError(
     ErrorCode.ASSET_BUSY,
-    `asset '${asset}' is busy: ${runId ?? 'another run'} (${kind}) is in progress; wait for it or cancel it`,
+    `asset '${asset}' is busy: ${run.id} (${run.kind}) is in progress${waiting}; wait for it or cancel it (cancel ${run.id})`,
   );
 }

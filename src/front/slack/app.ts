@@ -1,15 +1,18 @@
 // The Slack front end: Bolt's receiver or Socket Mode, access checks, and one dispatcher for /dr.
-import { App } from '@slack/bolt';
+import { type AllMiddlewareArgs, App, type SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { findCommand } from '../../../commands/index.js';
 import { splitWords } from '../../../commands/parse.js';
+import { restoreText } from '../../../commands/restore-format.js';
 import { type Config, requireSlackAccess } from '../../config.js';
 import { formatSpan } from '../../domain/duration.js';
 import type { Engine } from '../../engine/engine.js';
+import type { ApprovalGate } from '../../engine/runs/approval.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../ports/notifier.js';
+import type { ApprovalRecord } from '../../ports/state-store.js';
 import { dispatch } from '../dispatch.js';
 import { noOperatorsMessage, originRefusal, requestOrigin } from './access.js';
-import { APPROVE_ACTION, ApprovalDesk, REJECT_ACTION } from './approvals.js';
+import { APPROVE_ACTION, ApprovalDesk, REJECT_ACTION, type TakeUp } from './approvals.js';
 import { codeBlocks, escapeMrkdwn } from './blocks.js';
 import { boltLogger } from './bolt-logger.js';
 import { Directory } from './directory.js';
@@ -25,6 +28,9 @@ export interface SlackEnv {
   SLACK_API_URL?: string | undefined;
   PORT?: string | undefined;
 }
+
+/** How long a stop waits for commands in progress to record what it did to them. */
+const STOP_GRACE_MS = 5000;
 
 /** Subcommands that start a run: they get a live progress message instead of a reply. */
 const RUN_COMMANDS = new Set(['backup', 'verify', 'test', 'restore', 'undo']);
@@ -85,7 +91,38 @@ export function createSlackApp(options: {
   });
   const poster = new SlackPoster(app.client, log);
   const directory = new Directory(poster);
-  const desk = new ApprovalDesk(poster, engine, directory, config.slack.approvers, config.ms.approval, log);
+  // Commands being handled: a stop lets those whose approval it handed over finish recording it.
+  const inflight = new Set<Promise<void>>();
+  // A request a stopped process left waiting, approved on its card here: run and reported here.
+  const takeUp: TakeUp = (approval, gate) => {
+    const handled = resumeAndReport(approval, gate);
+    inflight.add(handled);
+    return handled.finally(() => inflight.delete(handled));
+  };
+  async function resumeAndReport(approval: ApprovalRecord, gate: ApprovalGate): Promise<void> {
+    const { run } = engine.run(approval.runId);
+    const title = `${run.kind} ${run.target}`;
+    const progress = new ProgressMessage(
+      poster,
+      approval.channel,
+      `/dr ${title} (taken up after a restart)`,
+      approval.requester,
+      log.child({ cmd: run.kind, user: approval.requester }),
+    );
+    const outcome = await engine.resumeRestore({ runId: run.id, gate, observer: progress });
+    const text = restoreText(title, outcome);
+    await progress.finish(outcome.status, text, outcome.postmortem);
+    await report(run.id, text);
+  }
+  const desk = new ApprovalDesk(
+    poster,
+    engine,
+    directory,
+    config.slack.approvers,
+    config.ms.approval,
+    log,
+    takeUp,
+  );
   // Every request, of every kind, passes here first: one from another workspace or app stops.
   app.use(async (args) => {
     const body = args.body as unknown as Record<string, unknown>;
@@ -111,7 +148,21 @@ export function createSlackApp(options: {
     return true;
   };
 
-  app.command('/dr', async ({ command, ack, respond }) => {
+  app.command('/dr', async (args) => {
+    const handled = handleCommand(args);
+    inflight.add(handled);
+    try {
+      await handled;
+    } finally {
+      inflight.delete(handled);
+    }
+  });
+
+  async function handleCommand({
+    command,
+    ack,
+    respond,
+  }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> {
     await ack();
     // A duplicated delivery of the same command carries the same trigger_id: run it once.
     if (!firstTime(`cmd:${command.trigger_id}`)) {
@@ -163,7 +214,10 @@ export function createSlackApp(options: {
       gate: () => desk.gate(command.channel_id, user),
       ...(progress ? { observer: progress } : {}),
     });
-    if (progress?.run) {
+    if (progress?.run && engine.run(progress.run.id).run.status === 'pending-approval') {
+      // Handed over as drbot stops: the card stays valid and whoever takes it up reports it.
+      clog.info({ runId: progress.run.id }, 'left waiting for approval');
+    } else if (progress?.run) {
       const data = reply.data as { postmortem?: string } | undefined;
       await progress.finish(
         progress.run ? (engine.run(progress.run.id).run.status as string) : 'failed',
@@ -174,7 +228,7 @@ export function createSlackApp(options: {
     } else {
       await say(reply.text);
     }
-  });
+  }
 
   /** DR runs and failures go to the alerts channel too. */
   async function report(runId: string, text: string): Promise<void> {
@@ -222,7 +276,12 @@ export function createSlackApp(options: {
       );
     },
     stop: async () => {
-      desk.closeAll('drbot is shutting down');
+      // Pending approvals outlive this process: their cards stay valid for the next one.
+      await desk.handOver();
+      await Promise.race([
+        Promise.allSettled([...inflight]),
+        new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
+      ]);
       await app.stop();
     },
   };

@@ -1,10 +1,13 @@
-// The Slack approval card: posts it, collects the clicks, reports the decision.
+// The Slack approval card: posts it, collects the clicks, shows the decision; the rules are the engine's.
 import { formatSpan } from '../../domain/duration.js';
 import type { RestorePlan } from '../../domain/restore-plan.js';
-import type { Run } from '../../domain/runs.js';
+import { type Run, restoreResult } from '../../domain/runs.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ApprovalDecision, ApprovalGate } from '../../engine/runs/approval.js';
+import { bindPlan, expiryOf, judgeClick, newApproval } from '../../engine/runs/approval-rules.js';
+import { describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { ApprovalRecord } from '../../ports/state-store.js';
 import { type Block, button, capBlocks, context, section } from './blocks.js';
 import type { Directory } from './directory.js';
 import type { SlackPoster } from './slack-client.js';
@@ -12,18 +15,23 @@ import type { SlackPoster } from './slack-client.js';
 export const APPROVE_ACTION = 'dr_approve';
 export const REJECT_ACTION = 'dr_reject';
 
-interface Pending {
+/** How an approval given in Slack is recorded on the run and in its postmortem. */
+const VIA = 'Slack two-person approval';
+
+/** How often cards are checked for expiry, withdrawal, and outcomes decided by another process. */
+const CHECK_INTERVAL_MS = 1000;
+
+/** A run of this process waiting on its card. */
+interface Waiter {
   run: Run;
+  /** The plan the card shows. */
   plan: RestorePlan;
   replan: () => Promise<RestorePlan>;
-  requester: string;
-  channel: string;
-  ts: string | undefined;
+  approval: ApprovalRecord;
   posted: Promise<void>;
-  timer: NodeJS.Timeout;
-  /** Set synchronously on the first decisive click, so repeats and retries do nothing. */
-  deciding: boolean;
   resolve: (d: ApprovalDecision) => void;
+  /** Decided here: the card shows the outcome and its record is closed. */
+  decided: boolean;
 }
 
 /** What a click tells us: which run and which plan the card showed. */
@@ -34,18 +42,26 @@ export interface ApprovalClick {
   channel: string | undefined;
 }
 
+/**
+ * Takes up a run a stopped process left waiting, once its card is approved: runs it through
+ * the engine with `gate` (which binds the approval to the card's plan) and reports it.
+ */
+export type TakeUp = (approval: ApprovalRecord, gate: ApprovalGate) => Promise<void>;
+
 const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
- * Two-person approvals for destructive runs. The card says what will be restored from which
- * set, the data-loss window, which containers stop and the expected duration. Only a
- * configured approver who is not the requester may approve; every other click gets an
- * ephemeral refusal and is recorded on the run. An approval binds to the plan on the card: if
- * a re-assessment at click time gives another plan, it is void. Cards expire.
+ * Two-person approvals for destructive runs, in Slack. The card says what will be restored from
+ * which set, the data-loss window, which containers stop and the expected duration; the rules
+ * (who may decide, plan binding, expiry) are the engine's (approval-rules.ts), on its clock.
+ * Cards are recorded in the state file: after a restart a click on one still works (the run is
+ * taken up, its plan assessed again), expiry still fires, and an outcome decided by another
+ * process (a `cancel` from a terminal) still shows on the card.
  */
 export class ApprovalDesk {
-  private pending = new Map<string, Pending>();
-
+  private readonly waiters = new Map<string, Waiter>();
+  /** Runs whose decision is being made or shown now: a repeated click or a retry does nothing. */
+  private readonly deciding = new Set<string>();
   private readonly watcher: NodeJS.Timeout;
 
   constructor(
@@ -55,58 +71,57 @@ export class ApprovalDesk {
     private readonly approvers: readonly string[],
     private readonly timeoutMs: number,
     private readonly log: Logger,
+    private readonly takeUp: TakeUp,
   ) {
-    // `/dr cancel` (from Slack or a terminal) withdraws a pending approval within a second.
-    this.watcher = setInterval(() => this.withdrawCancelled(), 1000);
+    this.watcher = setInterval(() => this.check(), CHECK_INTERVAL_MS);
     this.watcher.unref();
-  }
-
-  private withdrawCancelled(): void {
-    for (const p of this.pending.values()) {
-      const c = this.engine.cancelRequested(p.run.id);
-      if (c && !p.deciding)
-        this.finish(p, {
-          approved: false,
-          status: 'cancelled',
-          by: c.by,
-          at: c.at,
-          reason: `withdrawn: cancelled by ${c.by}`,
-        });
-    }
   }
 
   gate(channel: string, requester: string): ApprovalGate {
     return {
       decide: (run, plan, replan) =>
         new Promise<ApprovalDecision>((resolve) => {
-          const p: Pending = {
+          const approval = newApproval({
+            run,
+            plan,
+            requester,
+            channel,
+            now: this.engine.now(),
+            timeoutMs: this.timeoutMs,
+          });
+          this.engine.saveApproval(approval);
+          const w: Waiter = {
             run,
             plan,
             replan,
-            requester,
-            channel,
-            ts: undefined,
+            approval,
             posted: Promise.resolve(),
-            deciding: false,
             resolve,
-            timer: setTimeout(() => void this.expire(run.id), this.timeoutMs),
+            decided: false,
           };
-          p.posted = this.poster
-            .post(channel, `Approval needed: ${run.kind} ${run.target} (${run.id})`, this.card(p))
+          this.waiters.set(run.id, w);
+          w.posted = this.poster
+            .post(
+              channel,
+              `Approval needed: ${run.kind} ${run.target} (${run.id})`,
+              this.card(run, plan, approval),
+            )
             .then((ts) => {
-              p.ts = ts;
+              w.approval = { ...w.approval, messageTs: ts };
+              // Recorded once posted (also when handed over meanwhile): from now on the card
+              // outlives this process.
+              if (!w.decided) this.record(w.approval);
             })
             .catch((err) => {
               this.log.error({ err: (err as Error).message, runId: run.id }, 'approval card not posted');
-              this.finish(p, {
+              this.finish(w, {
                 approved: false,
                 status: 'cancelled',
                 by: undefined,
-                at: new Date(),
+                at: this.engine.now(),
                 reason: `the approval card could not be posted: ${(err as Error).message}`,
               });
             });
-          this.pending.set(run.id, p);
         }),
     };
   }
@@ -118,136 +133,207 @@ export class ApprovalDesk {
     } catch {
       parsed = {};
     }
-    const runId = parsed.runId ?? '';
-    const p = this.pending.get(runId);
+    const runId = typeof parsed.runId === 'string' ? parsed.runId : '';
     const verb = c.action === APPROVE_ACTION ? 'approve' : 'reject';
-    if (!p || p.deciding) {
-      const run = runId ? this.engine.findRun(runId) : undefined;
-      if (run)
-        this.engine.audit(runId, `${verb} click by ${c.user} ignored: the request is already ${run.status}`);
-      await this.refuse(
-        c,
-        run
-          ? `This request is already decided (${run.status}).`
-          : 'This approval card is not pending any more.',
+    if (this.deciding.has(runId)) return this.alreadyDecided(c, runId, verb);
+    const asked = runId ? this.engine.approval(runId) : undefined;
+    // Approvers are looked up only for a decision someone other than the requester makes.
+    const isApprover =
+      asked !== undefined && c.user !== asked.requester
+        ? await this.directory.contains(this.approvers, c.user)
+        : false;
+    if (this.deciding.has(runId)) return; // another click won while we looked the user up
+    const approval = runId ? this.engine.approval(runId) : undefined;
+    const run = runId ? this.engine.findRun(runId) : undefined;
+    const verdict = judgeClick({
+      approval,
+      run,
+      click: { verb, user: c.user, fingerprint: parsed.fingerprint, isApprover },
+      now: this.engine.now(),
+    });
+    if (verdict.kind === 'refuse') {
+      if (run && verdict.audit) this.engine.audit(runId, verdict.audit);
+      await this.refuse(c, verdict.answer);
+      return;
+    }
+    this.deciding.add(runId);
+    const w = this.waiters.get(runId);
+    if (w) {
+      if (verdict.kind === 'decide') return this.finish(w, verdict.decision);
+      const current = await w.replan().catch((err: unknown) => new Error(describeError(err)));
+      this.finish(
+        w,
+        bindPlan({
+          approval: w.approval,
+          shown: w.plan,
+          current,
+          by: c.user,
+          at: this.engine.now(),
+          via: VIA,
+        }),
       );
       return;
     }
-    if (c.action === APPROVE_ACTION) {
-      if (c.user === p.requester) {
-        this.engine.audit(
-          runId,
-          `approve click by ${c.user} refused: the requester cannot approve their own request`,
-        );
-        await this.refuse(
-          c,
-          'Two-person rule: you requested this restore, so another approver must approve it.',
-        );
+    // Nobody here waits on this card: the process that posted it stopped (a deploy, a crash).
+    const record = approval as ApprovalRecord;
+    const shown = restoreResult(run as Run).plan;
+    if (verdict.kind === 'decide') {
+      const d = verdict.decision;
+      const settled = d.approved ? undefined : this.engine.settleApproval(runId, d);
+      if (!settled) {
+        this.deciding.delete(runId);
+        await this.refuse(c, 'This request is being handled by another drbot process; try again shortly.');
         return;
       }
-      if (!(await this.directory.contains(this.approvers, c.user))) {
-        this.engine.audit(runId, `approve click by ${c.user} refused: not a configured approver`);
-        await this.refuse(c, 'You are not one of the configured approvers for restores.');
-        return;
-      }
-    } else if (c.user !== p.requester && !(await this.directory.contains(this.approvers, c.user))) {
-      this.engine.audit(
-        runId,
-        `reject click by ${c.user} refused: only approvers or the requester may reject`,
-      );
-      await this.refuse(c, 'Only an approver or the requester can reject this request.');
+      await this.show(record, settled, shown, outcomeLine(d));
       return;
     }
-    if (p.deciding) return; // another click won while we looked the user up
-    p.deciding = true;
-    const at = new Date();
-    if (c.action === REJECT_ACTION) {
-      this.finish(p, {
-        approved: false,
-        status: 'rejected',
-        by: c.user,
-        at,
-        reason: `rejected by ${c.user}`,
-      });
-      return;
-    }
-    if (parsed.fingerprint !== p.plan.fingerprint) {
-      this.finish(p, {
-        approved: false,
-        status: 'cancelled',
-        by: c.user,
-        at,
-        reason: 'void: the approval was for a different plan',
-      });
-      return;
-    }
-    let now: RestorePlan;
-    try {
-      now = await p.replan();
-    } catch (err) {
-      this.finish(p, {
-        approved: false,
-        status: 'cancelled',
-        by: c.user,
-        at,
-        reason: `void: re-assessing the plan failed: ${(err as Error).message}`,
-      });
-      return;
-    }
-    if (now.fingerprint !== p.plan.fingerprint) {
-      const changed = now.assets
-        .filter((a) => !p.plan.assets.some((b) => b.asset === a.asset && b.setId === a.setId))
-        .map((a) => `${a.asset} now ${a.setId}`);
-      this.finish(p, {
-        approved: false,
-        status: 'cancelled',
-        by: c.user,
-        at,
-        reason: `void: the plan changed since the card was posted${changed.length ? ` (${changed.join(', ')})` : ''}; ask again`,
-      });
-      return;
-    }
-    this.finish(p, { approved: true, by: c.user, at, via: 'Slack two-person approval' });
+    void this.takeUpClick(c, record, run as Run, shown);
   }
 
-  /** Expired or stopped: every pending card is closed. */
-  closeAll(reason: string): void {
+  /**
+   * Stops waiting without deciding: this process is going away (a deploy, a restart). Each run
+   * stays `pending-approval` and its card stays valid until it expires; whichever drbot acts on
+   * the card next takes the request up.
+   */
+  async handOver(): Promise<void> {
     clearInterval(this.watcher);
-    for (const p of this.pending.values())
-      this.finish(p, { approved: false, status: 'cancelled', by: undefined, at: new Date(), reason });
+    const posting: Promise<void>[] = [];
+    for (const w of this.waiters.values()) {
+      posting.push(w.posted);
+      this.waiters.delete(w.run.id);
+      w.resolve({
+        approved: false,
+        status: 'pending-approval',
+        by: undefined,
+        at: this.engine.now(),
+        reason: `drbot stopped; the card stays valid until ${stamp(w.approval.expiresAt)}`,
+      });
+    }
+    // A card being posted is recorded with its message before this process lets go of it.
+    await Promise.all(posting);
   }
 
-  private expire(runId: string): void {
-    const p = this.pending.get(runId);
-    if (!p || p.deciding) return;
-    p.deciding = true;
-    this.finish(p, {
-      approved: false,
-      status: 'expired',
-      by: undefined,
-      at: new Date(),
-      reason: `no approval within ${formatSpan(this.timeoutMs)}`,
-    });
+  private record(approval: ApprovalRecord): void {
+    try {
+      this.engine.saveApproval(approval);
+    } catch (err) {
+      this.log.error({ runId: approval.runId, err: describeError(err) }, 'approval card not recorded');
+    }
   }
 
-  private finish(p: Pending, d: ApprovalDecision): void {
-    p.deciding = true;
-    clearTimeout(p.timer);
-    this.pending.delete(p.run.id);
-    p.resolve(d);
-    void p.posted.then(async () => {
-      if (!p.ts) return;
-      const outcome = d.approved
-        ? `:white_check_mark: Approved by <@${d.by}> at ${stamp(d.at)}`
-        : d.status === 'expired'
-          ? `:hourglass: Expired at ${stamp(d.at)}: ${d.reason}`
-          : d.status === 'rejected'
-            ? `:no_entry: Rejected by <@${d.by}> at ${stamp(d.at)}`
-            : `:no_entry_sign: ${d.reason}${d.by ? ` (clicked by <@${d.by}> at ${stamp(d.at)})` : ''}`;
-      await this.poster
-        .update(p.channel, p.ts, `${p.run.kind} ${p.run.target}: ${outcome}`, this.card(p, outcome))
-        .catch((err) => this.log.warn({ err: (err as Error).message }, 'approval card not updated'));
-    });
+  /** An approval of a card whose process stopped: the run is taken up, its plan bound to the card's. */
+  private async takeUpClick(
+    c: ApprovalClick,
+    approval: ApprovalRecord,
+    run: Run,
+    shown: RestorePlan | undefined,
+  ): Promise<void> {
+    let decided = false;
+    const gate: ApprovalGate = {
+      decide: async (r, plan) => {
+        const d = bindPlan({ approval, shown, current: plan, by: c.user, at: this.engine.now(), via: VIA });
+        decided = true;
+        void this.show(approval, r, shown ?? plan, outcomeLine(d));
+        return d;
+      },
+    };
+    try {
+      await this.takeUp(approval, gate);
+    } catch (err) {
+      this.log.warn({ runId: run.id, err: describeError(err) }, 'approved request not taken up');
+      if (!decided) await this.refuse(c, `This request could not be taken up: ${describeError(err)}`);
+    } finally {
+      // Undecided (it failed before the gate): the periodic check shows how the run ended.
+      if (!decided) this.deciding.delete(run.id);
+    }
+  }
+
+  /**
+   * Every second: this process's cards that were withdrawn (`/dr cancel`) or have expired are
+   * decided; runs that stopped processes left waiting are settled when nobody can approve them
+   * any more; a card whose run ended elsewhere is updated to show how.
+   */
+  private check(): void {
+    try {
+      const now = this.engine.now();
+      for (const w of [...this.waiters.values()]) {
+        const cancel = this.engine.cancelRequested(w.run.id);
+        const d: ApprovalDecision | undefined = cancel
+          ? {
+              approved: false,
+              status: 'cancelled',
+              by: cancel.by,
+              at: cancel.at,
+              reason: `withdrawn: cancelled by ${cancel.by}`,
+            }
+          : expiryOf(w.approval, now);
+        if (d && !this.deciding.has(w.run.id)) {
+          this.deciding.add(w.run.id);
+          this.finish(w, d);
+        }
+      }
+      this.engine.settleOrphanedApprovals();
+      for (const a of this.engine.approvals()) {
+        if (this.waiters.has(a.runId) || this.deciding.has(a.runId)) continue;
+        const run = this.engine.findRun(a.runId);
+        if (run?.status === 'pending-approval') continue; // still open, here or in another process
+        this.deciding.add(a.runId);
+        void this.show(
+          a,
+          run,
+          run ? restoreResult(run).plan : undefined,
+          run ? runOutcomeLine(run) : undefined,
+        );
+      }
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'approval check failed');
+    }
+  }
+
+  private finish(w: Waiter, d: ApprovalDecision): void {
+    w.decided = true;
+    this.deciding.add(w.run.id);
+    this.waiters.delete(w.run.id);
+    w.resolve(d);
+    void w.posted.then(() => this.show(w.approval, w.run, w.plan, outcomeLine(d)));
+  }
+
+  /** The card shows the outcome (who decided and when) and is no longer open. */
+  private async show(
+    approval: ApprovalRecord,
+    run: Run | undefined,
+    plan: RestorePlan | undefined,
+    outcome: string | undefined,
+  ): Promise<void> {
+    try {
+      if (approval.messageTs && run && outcome)
+        await this.poster
+          .update(
+            approval.channel,
+            approval.messageTs,
+            `${run.kind} ${run.target}: ${outcome}`,
+            this.card(run, plan, approval, outcome),
+          )
+          .catch((err) => this.log.warn({ err: (err as Error).message }, 'approval card not updated'));
+      this.engine.closeApproval(approval.runId);
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'approval card not closed');
+    } finally {
+      this.deciding.delete(approval.runId);
+    }
+  }
+
+  private async alreadyDecided(c: ApprovalClick, runId: string, verb: string): Promise<void> {
+    const run = this.engine.findRun(runId);
+    if (run)
+      this.engine.audit(runId, `${verb} click by ${c.user} ignored: the request is already ${run.status}`);
+    await this.refuse(
+      c,
+      run
+        ? `This request is already decided (${run.status}).`
+        : 'This approval card is not pending any more.',
+    );
   }
 
   private async refuse(c: ApprovalClick, text: string): Promise<void> {
@@ -257,13 +343,41 @@ export class ApprovalDesk {
       .catch((err) => this.log.warn({ err: (err as Error).message }, 'ephemeral refusal not sent'));
   }
 
-  private card(p: Pending, decided?: string): Block[] {
-    const { run, plan } = p;
+  private card(run: Run, plan: RestorePlan | undefined, approval: ApprovalRecord, decided?: string): Block[] {
     const blocks: Block[] = [
       section(
-        `:rotating_light: *Approval needed: ${run.kind} ${run.target}* (${run.id}), requested by <@${p.requester}>`,
+        `:rotating_light: *Approval needed: ${run.kind} ${run.target}* (${run.id}), requested by <@${approval.requester}>`,
       ),
     ];
+    if (plan) blocks.push(...this.planBlocks(run, plan));
+    if (decided) {
+      blocks.push(section(decided));
+    } else if (plan) {
+      const value = JSON.stringify({ runId: run.id, fingerprint: plan.fingerprint });
+      blocks.push({
+        type: 'actions',
+        block_id: `approval:${run.id}`,
+        elements: [
+          button('Approve', APPROVE_ACTION, value, 'primary', {
+            title: 'Approve this restore?',
+            text: `Live data of ${plan.assets.map((a) => a.asset).join(', ')} will be replaced (a safety snapshot is taken first).`,
+            confirm: 'Approve',
+            deny: 'Cancel',
+          }),
+          button('Reject', REJECT_ACTION, value, 'danger'),
+        ],
+      });
+      blocks.push(
+        context([
+          `Plan ${plan.fingerprint} · expires in ${formatSpan(approval.expiresAt.getTime() - approval.createdAt.getTime())} (${stamp(approval.expiresAt)}) · approvers other than the requester only`,
+        ]),
+      );
+    }
+    return capBlocks(blocks, `\`/dr run ${run.id}\``);
+  }
+
+  private planBlocks(run: Run, plan: RestorePlan): Block[] {
+    const blocks: Block[] = [];
     const shown = plan.assets.slice(0, 30);
     for (const a of shown) {
       const set = this.engine.getSet(a.setId);
@@ -294,29 +408,21 @@ export class ApprovalDesk {
       ),
     );
     for (const n of plan.notes.slice(0, 5)) blocks.push(context([`:warning: ${n}`]));
-    if (decided) {
-      blocks.push(section(decided));
-    } else {
-      const value = JSON.stringify({ runId: run.id, fingerprint: plan.fingerprint });
-      blocks.push({
-        type: 'actions',
-        block_id: `approval:${run.id}`,
-        elements: [
-          button('Approve', APPROVE_ACTION, value, 'primary', {
-            title: 'Approve this restore?',
-            text: `Live data of ${plan.assets.map((a) => a.asset).join(', ')} will be replaced (a safety snapshot is taken first).`,
-            confirm: 'Approve',
-            deny: 'Cancel',
-          }),
-          button('Reject', REJECT_ACTION, value, 'danger'),
-        ],
-      });
-      blocks.push(
-        context([
-          `Plan ${plan.fingerprint} · expires in ${formatSpan(this.timeoutMs)} · approvers other than the requester only`,
-        ]),
-      );
-    }
-    return capBlocks(blocks, `\`/dr run ${run.id}\``);
+    return blocks;
   }
+}
+
+/** The line a decided card shows: who decided what, and when. */
+function outcomeLine(d: ApprovalDecision): string {
+  if (d.approved) return `:white_check_mark: Approved by <@${d.by}> at ${stamp(d.at)}`;
+  if (d.status === 'expired') return `:hourglass: Expired at ${stamp(d.at)}: ${d.reason}`;
+  if (d.status === 'rejected') return `:no_entry: Rejected by <@${d.by}> at ${stamp(d.at)}`;
+  return `:no_entry_sign: ${d.reason}${d.by ? ` (clicked by <@${d.by}> at ${stamp(d.at)})` : ''}`;
+}
+
+/** The line a card shows for a run that ended without a decision made here (elsewhere, or while down). */
+function runOutcomeLine(run: Run): string {
+  const at = stamp(run.endedAt ?? run.createdAt);
+  if (run.status === 'expired') return `:hourglass: Expired at ${at}: ${run.error ?? 'no approval in time'}`;
+  return `:no_entry_sign: ${run.status} at ${at}${run.error ? `: ${run.error}` : ''}`;
 }
