@@ -115,7 +115,7 @@ export class Engine {
     gate: ApprovalGate;
     observer?: RunObserver;
   }): Promise<RestoreOutcome> {
-    return this.tracker.track('restore', request, (r) => resumeRestore(this.deps, r));
+    return this.tracker.track('restore', request, (r) => this.thenRemoveDebris(resumeRestore(this.deps, r)));
   }
 
   /** Records an approval card, so that it can still be acted on after a restart. */
