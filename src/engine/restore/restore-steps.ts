@@ -166,7 +166,16 @@ export async function restoreVolume(
       await removeExtras(deps, ctx, a.asset, extras);
       const again = await deps.runtime.exportVolume(a.asset);
       const [after] = await Promise.all([indexTar(again.stream), again.done]);
-      extras = compareTarIndexes(expected, after).extra;
+      // The whole volume again, not only the extras: an `rm` must not have taken a restored file.
+      const final = compareTarIndexes(expected, after);
+      if (final.missing.length || final.different.length) {
+        throw externalError(
+          ErrorCode.RESTORE_FAILED,
+          `${a.asset} no longer matches the backup after removing files it does not have: ${[...final.missing, ...final.different].slice(0, 5).join(', ')}`,
+          { asset: a.asset, step: 'restore' },
+        );
+      }
+      extras = final.extra;
       if (extras.length) {
         ctx.warn(
           `${a.asset}: ${extras.length} file(s) not in the backup are still in the volume: ${extras.slice(0, 10).join(', ')}`,

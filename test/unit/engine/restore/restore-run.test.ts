@@ -105,6 +105,29 @@ describe('engine.restore on fakes', () => {
     expect(w.runtime.leftovers()).toEqual([]);
   });
 
+  it('checks the whole volume again after removing files the backup does not have', async () => {
+    const w = await damagedShop();
+    const runOnce = w.runtime.runOnce.bind(w.runtime);
+    w.runtime.runOnce = async (spec) => {
+      const res = await runOnce(spec);
+      w.runtime.writeFile(SHOP.volume, 'a.txt', 'touched by the clean-up'); // a restored file changed
+      return res;
+    };
+
+    const out = await w.engine.restore({
+      scope: 'full',
+      from: undefined,
+      requester: 'alice',
+      gate: gate(w, true),
+    });
+
+    expect(out.status).toBe('failed');
+    expect(out.failures.join()).toMatch(
+      /uploads no longer matches the backup after removing files it does not have: .*a\.txt/,
+    );
+    expect(w.runtime.container(SHOP.web).state).toBe('running');
+  });
+
   it('touches nothing when the approval is refused', async () => {
     const w = await damagedShop();
 
