@@ -103,7 +103,9 @@ async function deepVerifyDatabase(
       runtime: deps.runtime,
       container: name,
       engine,
-      user: artifact.meta.user ?? (engine === 'postgres' ? 'postgres' : 'root'),
+      // The scratch is initialised with only its superuser's password, so that is who logs in,
+      // whatever (non-root) user the live database is reached as.
+      user: scratchSuperuser(engine, env),
       password,
       asset: artifact.asset,
     };
@@ -216,4 +218,11 @@ export async function extractInto(
   }
   if (imported.status === 'rejected') throw inContext(imported.reason, artifact.asset, 'extract');
   return { expected: indexed.value, from: target.name };
+}
+
+/** The superuser a fresh scratch server has: PostgreSQL's POSTGRES_USER if the image set one. */
+export function scratchSuperuser(engine: DbEngine, env: string[]): string {
+  if (engine !== 'postgres') return 'root';
+  const set = env.find((e) => e.startsWith('POSTGRES_USER='))?.slice('POSTGRES_USER='.length);
+  return set || 'postgres';
 }
