@@ -21,7 +21,6 @@ import {
   postgresFingerprint,
   type Seed,
   teardownSeed,
-  VOLUME_LABELS,
   volumeHashes,
 } from '../fixtures/seed.js';
 import { type SlackHarness, startSlackFront } from '../fixtures/slack-harness.js';
@@ -143,6 +142,19 @@ function envFile(lines: Record<string, string>): string {
     { mode: 0o600 },
   );
   return path;
+}
+
+/** `drbot restore full --yes` as an operator runs it on the new host, with every secret at hand. */
+function restoreFullFromCli() {
+  const file = envFile({ API_TOKEN, POSTGRES_PASSWORD: seed.postgresPassword });
+  return drbot(ws, ['restore', 'full', '--yes', '--env-file', file], secretEnv());
+}
+
+/** Data that must be exactly as before the disaster: both databases and every volume. */
+function expectDataBack(): void {
+  expect(mysqlFingerprint('mysql-prod', seed.mysqlEnv)).toBe(before.mysql);
+  expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(before.postgres);
+  for (const [v, hashes] of Object.entries(before.volumes)) expect(volumeHashes(v), v).toBe(hashes);
 }
 
 beforeAll(async () => {
@@ -267,17 +279,7 @@ describe('a lost host, recovered from the buckets alone', () => {
   it('re-creates networks, volumes, containers and data with `restore full --yes`', async () => {
     loseTheHost();
 
-    const restore = await drbot(
-      ws,
-      [
-        'restore',
-        'full',
-        '--yes',
-        '--env-file',
-        envFile({ API_TOKEN, POSTGRES_PASSWORD: seed.postgresPassword }),
-      ],
-      secretEnv(),
-    );
+    const restore = await restoreFullFromCli();
 
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
     expect(restore.stderr).toMatch(/catalog rebuilt from local, s3, offsite-1/);
@@ -286,11 +288,9 @@ describe('a lost host, recovered from the buckets alone', () => {
       expect(inspect(c), c).toEqual(before.containers[c]);
       expect(docker(['container', 'inspect', '--format', '{{.State.Running}}', c]).trim(), c).toBe('true');
     }
-    for (const [v, hashes] of Object.entries(before.volumes)) expect(volumeHashes(v), v).toBe(hashes);
+    expectDataBack();
     for (const [v, labels] of Object.entries(before.labels))
       expect(docker(['volume', 'inspect', '--format', '{{json .Labels}}', v]).trim(), v).toBe(labels.trim());
-    expect(mysqlFingerprint('mysql-prod', seed.mysqlEnv)).toBe(before.mysql);
-    expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(before.postgres);
     const health = await fetch('http://127.0.0.1:18081/app.conf');
     expect(health.status).toBe(200);
     const runs = await drbot(ws, ['runs', '50']);
@@ -309,23 +309,11 @@ describe('a lost host, recovered from the buckets alone', () => {
       for (const k of readdirSync(bucketDir)) rmSync(join(bucketDir, k), { recursive: true, force: true });
     }
 
-    const restore = await drbot(
-      ws,
-      [
-        'restore',
-        'full',
-        '--yes',
-        '--env-file',
-        envFile({ API_TOKEN, POSTGRES_PASSWORD: seed.postgresPassword }),
-      ],
-      secretEnv(),
-    );
+    const restore = await restoreFullFromCli();
 
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
     expect(restore.stdout + restore.stderr).toMatch(/reading from offsite-1/);
-    expect(mysqlFingerprint('mysql-prod', seed.mysqlEnv)).toBe(before.mysql);
-    expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(before.postgres);
-    for (const [v, hashes] of Object.entries(before.volumes)) expect(volumeHashes(v), v).toBe(hashes);
+    expectDataBack();
     await waitFor('shop-api to answer', async () => (await fetch('http://127.0.0.1:18081/app.conf')).ok);
   });
 
@@ -371,8 +359,7 @@ describe('a lost host, recovered from the buckets alone', () => {
       expect(JSON.stringify(card.body.blocks)).toMatch(/bare-host recovery/);
       expect(JSON.stringify(card.body.blocks)).toMatch(/API_TOKEN|shop-api/);
       expect(app.engine.run(run.id).run.status, app.engine.run(run.id).run.error).toBe('succeeded');
-      expect(mysqlFingerprint('mysql-prod', seed.mysqlEnv)).toBe(before.mysql);
-      expect(postgresFingerprint('postgres-prod', seed.postgresEnv)).toBe(before.postgres);
+      expectDataBack();
       for (const c of CONTAINERS) expect(inspect(c), c).toEqual(before.containers[c]);
       const said = JSON.stringify(fake.calls.map((c) => c.body));
       for (const secret of Object.values(secrets)) expect(said.includes(secret)).toBe(false);
