@@ -196,6 +196,12 @@ export interface StateStore {
    */
   snapshotTo(file: string): Promise<void>;
 
+  /**
+   * The same consistent snapshot as one self-contained database image in memory, for uploading
+   * without a temporary file (a backup uses no temp disk).
+   */
+  snapshot(): Buffer;
+
   /** True when the store holds no runs and no sets: a new host, or a lost state file. */
   isEmpty(): boolean;
 

@@ -1,8 +1,5 @@
 // What a backup set says about the host (its manifest's `host`) and drbot's state snapshot beside it.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Asset } from '../../domain/assets.js';
@@ -54,15 +51,7 @@ async function uploadStateSnapshot(
   setId: string,
   targets: BackupTarget[],
 ): Promise<StateSnapshotRef> {
-  const tmp = await mkdtemp(join(tmpdir(), 'drbot-state-'));
-  let body: Buffer;
-  try {
-    const file = join(tmp, 'state.sqlite');
-    await deps.store.snapshotTo(file);
-    body = await promisify(gzip)(await readFile(file));
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  const body = await promisify(gzip)(deps.store.snapshot());
   const key = stateSnapshotKey(setId);
   await Promise.all(targets.map((t) => t.put(key, body)));
   // Older snapshots are superseded: keep a few, in case the newest cannot be read.
