@@ -261,7 +261,10 @@ describe('DockerRuntime host specs (real engine)', () => {
       volumeSpec.labels,
     );
     // Recorded again, the container is the one that was recorded.
-    expect(await runtime.containerSpec(APP)).toEqual(spec);
+    // (Inspect lists mounts in no fixed order, so they are compared as a set.)
+    const byDestination = (c: ContainerSpec | undefined) =>
+      c && { ...c, mounts: [...c.mounts].sort((a, b) => a.destination.localeCompare(b.destination)) };
+    expect(byDestination(await runtime.containerSpec(APP))).toEqual(byDestination(spec));
     await waitFor(
       'the re-created container to be healthy',
       () => inspect(APP).State.Health?.Status === 'healthy',
