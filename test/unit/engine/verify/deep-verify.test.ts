@@ -4,19 +4,10 @@ import { buildConfig } from '../../../../src/config.js';
 import { deepVerifyArtifact } from '../../../../src/engine/verify/deep-verify.js';
 import { AppError, ErrorCode } from '../../../../src/errors.js';
 import { systemClock } from '../../../../src/ports/clock.js';
-import type { ArtifactRecord, SetRecord } from '../../../../src/ports/state-store.js';
 import { scrub, secretCount } from '../../../../src/secrets.js';
+import { aMysqlDumpSet } from '../../../fixtures/builders.js';
 
-const artifact = {
-  id: 1,
-  setId: 'set-1',
-  asset: 'shop',
-  kind: 'mysql-dump',
-  file: 'shop.sql.gz',
-  meta: { engine: 'mysql', image: 'mysql:8.4' },
-  locations: [],
-} as unknown as ArtifactRecord;
-const set = { id: 'set-1', artifacts: [artifact] } as unknown as SetRecord;
+const { artifact, set } = aMysqlDumpSet();
 
 /** Deps whose runtime records the scratch password and fails to start the scratch with it. */
 function failingScratch() {

@@ -5,18 +5,9 @@ import { deepVerifyArtifact } from '../../../../src/engine/verify/deep-verify.js
 import { AppError } from '../../../../src/errors.js';
 import { systemClock } from '../../../../src/ports/clock.js';
 import type { ScratchContainerSpec } from '../../../../src/ports/container-runtime.js';
-import type { ArtifactRecord, SetRecord } from '../../../../src/ports/state-store.js';
+import { aMysqlDumpSet } from '../../../fixtures/builders.js';
 
-const artifact = {
-  id: 1,
-  setId: 'set-1',
-  asset: 'shop',
-  kind: 'mysql-dump',
-  file: 'shop.sql.gz',
-  meta: { engine: 'mysql', image: 'mysql:8.4' },
-  locations: [],
-} as unknown as ArtifactRecord;
-const set = { id: 'set-1', artifacts: [artifact] } as unknown as SetRecord;
+const { artifact, set } = aMysqlDumpSet();
 
 /** The spec a deep verify asks the runtime for, on this config (the scratch then fails to start). */
 async function scratchSpec(config: Record<string, unknown>): Promise<ScratchContainerSpec> {
