@@ -6,7 +6,7 @@ import { ErrorCode, userError } from '../errors.js';
 import type { Notice } from '../ports/notifier.js';
 import type { AlertRecord, ApprovalRecord, SetRecord } from '../ports/state-store.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup/backup.js';
-import { isDeepVerified, newestPerAsset } from './catalog/catalog.js';
+import { newestPerAsset } from './catalog/catalog.js';
 import { loadInventory } from './catalog/inventory.js';
 import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
@@ -55,7 +55,7 @@ export class Engine {
 
   /** Per asset, its newest complete backup set (or newest deep-verified one). */
   newestSetPerAsset(options: { deepVerified?: boolean } = {}): Map<string, SetRecord> {
-    return newestPerAsset(this.deps.store, options.deepVerified ? isDeepVerified : undefined);
+    return newestPerAsset(this.deps.store, options);
   }
 
   /** One set of the catalog, by id. */

@@ -89,7 +89,8 @@ export interface StateStore {
     patch: Partial<Pick<Run, 'status' | 'startedAt' | 'endedAt' | 'error' | 'result'>>,
   ): Run;
   getRun(id: string): Run | undefined;
-  listRuns(limit: number): Run[];
+  /** The newest `limit` runs, newest first; with `before` (a run id), those older than it. */
+  listRuns(limit: number, before?: string): Run[];
   appendEvent(
     runId: string,
     event: { at: Date; stage?: string; type: RunEventType; message: string; data?: Record<string, unknown> },
@@ -153,8 +154,23 @@ export interface StateStore {
     patch: Partial<Pick<SetRecord, 'status' | 'completedAt' | 'error' | 'verifiedAt' | 'deepVerifiedAt'>>,
   ): void;
   getSet(id: string): SetRecord | undefined;
-  /** Sets newest first, optionally of some statuses / purposes only. */
-  listSets(filter?: { status?: SetStatus[]; purpose?: SetPurpose }): SetRecord[];
+  /** Sets newest first, optionally of some statuses / purposes only, at most `limit`. */
+  listSets(filter?: { status?: SetStatus[]; purpose?: SetPurpose; limit?: number }): SetRecord[];
+  /**
+   * For each asset the catalog has ever held, the newest complete backup set (never a safety
+   * snapshot) with a complete artifact of it, or with a deep-verified one. Newest set first.
+   * Reads one index entry per asset, whatever the number of sets.
+   */
+  newestSets(options?: { deepVerified?: boolean }): Map<string, SetRecord>;
+  /** Every asset the catalog has ever held an artifact of, by name. */
+  catalogAssets(): string[];
+  /**
+   * The complete artifacts of `asset` in complete backup sets older than `before`, oldest
+   * first, at most `limit`: what retention weighs.
+   */
+  artifactsBefore(asset: string, before: Date, limit: number): CatalogArtifact[];
+  /** The size of the newest complete artifact of `asset` that has one. */
+  newestArtifactSize(asset: string): number | undefined;
 
   addArtifact(input: NewArtifact): number;
   updateArtifact(
@@ -262,6 +278,14 @@ export interface ActiveRun {
   /** The process that owns it is alive (or not ours to judge); false once it died or let go. */
   ownerLive: boolean;
   approval: ApprovalRecord | undefined;
+}
+
+/** An artifact as retention sees it: its set, its set's time, and whether deep verify passed it. */
+export interface CatalogArtifact {
+  artifactId: number;
+  setId: string;
+  setTime: Date;
+  deepVerified: boolean;
 }
 
 /** A set found on a target with no record in the store, as its manifest describes it. */

@@ -113,6 +113,52 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX runs_status ON runs(status);
   `,
+  // 5: reads that do not grow with the catalog. Each artifact carries its set's time, so "the
+  // newest (deep-verified) artifact of an asset" is one step down an index; the assets ever
+  // backed up and the assets each run worked on are small tables kept by triggers (so every
+  // way a row arrives, snapshot import included, keeps them); runs are found by kind and
+  // status in order; old runs' fine-grained events can be folded into a summary on the run.
+  `
+  ALTER TABLE artifacts ADD COLUMN set_created_at TEXT;
+  UPDATE artifacts SET set_created_at = (SELECT created_at FROM sets WHERE sets.id = artifacts.set_id);
+  CREATE INDEX artifacts_newest ON artifacts(asset, set_created_at DESC, set_id DESC)
+    WHERE status = 'complete';
+  CREATE INDEX artifacts_newest_deep ON artifacts(asset, set_created_at DESC, set_id DESC)
+    WHERE status = 'complete' AND deep_verified_at IS NOT NULL;
+  CREATE INDEX artifacts_pruned ON artifacts(pruned_at) WHERE status = 'pruned';
+  CREATE INDEX sets_listing ON sets(status, purpose, created_at DESC, id DESC);
+  CREATE INDEX runs_kind_status ON runs(kind, status, seq);
+  CREATE TABLE catalog_assets (asset TEXT PRIMARY KEY) WITHOUT ROWID;
+  INSERT OR IGNORE INTO catalog_assets (asset) SELECT DISTINCT asset FROM artifacts;
+  CREATE TRIGGER artifacts_set_time AFTER INSERT ON artifacts WHEN NEW.set_created_at IS NULL BEGIN
+    UPDATE artifacts SET set_created_at = (SELECT created_at FROM sets WHERE id = NEW.set_id)
+      WHERE id = NEW.id;
+  END;
+  CREATE TRIGGER artifacts_catalog_asset AFTER INSERT ON artifacts BEGIN
+    INSERT OR IGNORE INTO catalog_assets (asset) VALUES (NEW.asset);
+  END;
+  CREATE TABLE run_assets (
+    run_seq INTEGER NOT NULL,
+    asset TEXT NOT NULL,
+    PRIMARY KEY (asset, run_seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_assets_run ON run_assets(run_seq);
+  INSERT OR IGNORE INTO run_assets (run_seq, asset)
+    SELECT runs.seq, j.value FROM runs, json_each(runs.result, '$.assets') AS j
+     WHERE json_valid(runs.result) AND json_type(runs.result, '$.assets') = 'array';
+  CREATE TRIGGER runs_assets_on_insert AFTER INSERT ON runs
+    WHEN json_valid(NEW.result) AND json_type(NEW.result, '$.assets') = 'array' BEGIN
+    INSERT OR IGNORE INTO run_assets (run_seq, asset)
+      SELECT NEW.seq, value FROM json_each(NEW.result, '$.assets');
+  END;
+  CREATE TRIGGER runs_assets_on_update AFTER UPDATE OF result ON runs BEGIN
+    DELETE FROM run_assets WHERE run_seq = NEW.seq;
+    INSERT OR IGNORE INTO run_assets (run_seq, asset)
+      SELECT NEW.seq, value FROM json_each(NEW.result, '$.assets')
+       WHERE json_valid(NEW.result) AND json_type(NEW.result, '$.assets') = 'array';
+  END;
+  ALTER TABLE runs ADD COLUMN events_summary TEXT;
+  `,
 ];
 
 /** The schema version this build writes: the number of migrations. */

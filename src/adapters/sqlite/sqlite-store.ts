@@ -11,6 +11,7 @@ import type {
   ArtifactLocation,
   ArtifactMeta,
   ArtifactRecord,
+  CatalogArtifact,
   ImportedSet,
   NewArtifact,
   SetPurpose,
@@ -111,8 +112,16 @@ export class SqliteStore implements StateStore {
     return row ? toRun(row) : undefined;
   }
 
-  listRuns(limit: number): Run[] {
-    return (this.db.prepare('SELECT * FROM runs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRun);
+  listRuns(limit: number, before?: string): Run[] {
+    if (before === undefined)
+      return (this.db.prepare('SELECT * FROM runs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRun);
+    return (
+      this.db
+        .prepare(
+          'SELECT * FROM runs WHERE seq < (SELECT seq FROM runs WHERE id = ?) ORDER BY seq DESC LIMIT ?',
+        )
+        .all(before, limit) as Row[]
+    ).map(toRun);
   }
 
   appendEvent(
@@ -207,7 +216,9 @@ export class SqliteStore implements StateStore {
     return row ? this.toSet(row) : undefined;
   }
 
-  listSets(filter: { status?: SetRecord['status'][]; purpose?: SetPurpose } = {}): SetRecord[] {
+  listSets(
+    filter: { status?: SetRecord['status'][]; purpose?: SetPurpose; limit?: number } = {},
+  ): SetRecord[] {
     const where: string[] = [];
     const values: unknown[] = [];
     if (filter.status?.length) {
@@ -218,8 +229,73 @@ export class SqliteStore implements StateStore {
       where.push('purpose = ?');
       values.push(filter.purpose);
     }
-    const sql = `SELECT * FROM sets ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC`;
+    const limit = filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : '';
+    const sql = `SELECT * FROM sets ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC${limit}`;
     return (this.db.prepare(sql).all(...values) as Row[]).map((r) => this.toSet(r));
+  }
+
+  newestSets(options: { deepVerified?: boolean } = {}): Map<string, SetRecord> {
+    const newest = this.db.prepare(
+      `SELECT a.set_id AS setId FROM artifacts a JOIN sets s ON s.id = a.set_id
+        WHERE a.asset = ? AND a.status = 'complete'${options.deepVerified ? ' AND a.deep_verified_at IS NOT NULL' : ''}
+          AND s.status = 'complete' AND s.purpose = 'backup'
+        ORDER BY a.set_created_at DESC, a.set_id DESC LIMIT 1`,
+    );
+    const found: { asset: string; set: SetRecord }[] = [];
+    const sets = new Map<string, SetRecord>();
+    for (const asset of this.catalogAssets()) {
+      const row = newest.get(asset) as { setId: string } | undefined;
+      if (!row) continue;
+      let set = sets.get(row.setId);
+      if (!set) {
+        set = this.getSet(row.setId) as SetRecord;
+        sets.set(row.setId, set);
+      }
+      found.push({ asset, set });
+    }
+    // Newest set first, then by asset: the order a walk down the whole catalog would give.
+    found.sort(
+      (x, y) =>
+        y.set.createdAt.getTime() - x.set.createdAt.getTime() ||
+        y.set.id.localeCompare(x.set.id) ||
+        x.asset.localeCompare(y.asset),
+    );
+    return new Map(found.map((f) => [f.asset, f.set]));
+  }
+
+  catalogAssets(): string[] {
+    return (
+      this.db.prepare('SELECT asset FROM catalog_assets ORDER BY asset').all() as { asset: string }[]
+    ).map((r) => r.asset);
+  }
+
+  artifactsBefore(asset: string, before: Date, limit: number): CatalogArtifact[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT a.id, a.set_id, a.set_created_at, a.deep_verified_at FROM artifacts a JOIN sets s ON s.id = a.set_id
+            WHERE a.asset = ? AND a.status = 'complete' AND a.set_created_at < ?
+              AND s.status = 'complete' AND s.purpose = 'backup'
+            ORDER BY a.set_created_at, a.set_id LIMIT ?`,
+        )
+        .all(asset, before.toISOString(), limit) as Row[]
+    ).map((r) => ({
+      artifactId: r.id as number,
+      setId: r.set_id as string,
+      setTime: new Date(r.set_created_at as string),
+      deepVerified: r.deep_verified_at !== null,
+    }));
+  }
+
+  newestArtifactSize(asset: string): number | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT a.size FROM artifacts a JOIN sets s ON s.id = a.set_id
+          WHERE a.asset = ? AND a.status = 'complete' AND a.size IS NOT NULL AND s.status = 'complete'
+          ORDER BY a.set_created_at DESC, a.set_id DESC LIMIT 1`,
+      )
+      .get(asset) as { size: number } | undefined;
+    return row?.size;
   }
 
   addArtifact(a: NewArtifact): number {
@@ -317,9 +393,12 @@ export class SqliteStore implements StateStore {
       values.push(...filter.status);
     }
     if (filter.asset !== undefined) {
-      // Runs record their assets in their result (JSON); SQLite reads it without a copy.
-      where.push("EXISTS (SELECT 1 FROM json_each(runs.result, '$.assets') WHERE value = ?)");
-      values.push(filter.asset);
+      // The runs an asset appears in (kept by a trigger from each run's result), newest first.
+      const sql = `SELECT runs.* FROM run_assets JOIN runs ON runs.seq = run_assets.run_seq
+        WHERE run_assets.asset = ?${where.map((w) => ` AND runs.${w}`).join('')}
+        ORDER BY run_assets.run_seq DESC LIMIT 1`;
+      const row = this.db.prepare(sql).get(filter.asset, ...values) as Row | undefined;
+      return row ? toRun(row) : undefined;
     }
     const row = this.db
       .prepare(

@@ -272,11 +272,7 @@ function pickCause(outcomes: Array<PromiseSettledResult<unknown>>): unknown {
 
 /** The last size of an asset's artifact, so S3 can pick a part size that fits 10,000 parts. */
 function previousSize(deps: EngineDeps, asset: string): number | undefined {
-  for (const set of deps.store.listSets({ status: ['complete'] })) {
-    const a = set.artifacts.find((x) => x.asset === asset && x.size !== undefined);
-    if (a?.size) return a.size;
-  }
-  return undefined;
+  return deps.store.newestArtifactSize(asset) || undefined;
 }
 
 interface WrittenArtifact {

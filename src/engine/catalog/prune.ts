@@ -1,6 +1,8 @@
 // Retention: deletes expired artifacts from every target, never an asset's last good backup.
+
+import { retentionCutoff } from '../../domain/duration.js';
 import { artifactKey, setDirectory } from '../../domain/layout.js';
-import { planPrune, type RetainedArtifact } from '../../domain/retention.js';
+import { type PrunePlan, planPrune, type RetainedArtifact } from '../../domain/retention.js';
 import { describeError, ErrorCode, externalError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
 import type { EngineDeps } from '../deps.js';
@@ -22,35 +24,23 @@ export interface PruneReport {
  */
 export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<PruneReport> {
   const { store, clock, targets } = deps;
-  const inventory = await loadInventory(deps);
-  // Only assets still backed up expire: one that became `backup=none` gets no new sets, so its
-  // history is all that is left of it (retention unknown = keep everything).
-  const retentionByAsset = new Map(
-    inventory.assets.filter((a) => a.policy.protected).map((a) => [a.name, a.policy.retention]),
-  );
-  // Safety snapshots are not restore points and are kept for undo; retention skips them.
-  const sets = store.listSets({ status: ['complete'], purpose: 'backup' });
-  const setById = new Map(sets.map((s) => [s.id, s]));
-  const retained: RetainedArtifact[] = sets.flatMap((s) =>
-    s.artifacts
-      .filter((a) => a.status === 'complete')
-      .map((a) => ({
-        setId: s.id,
-        asset: a.asset,
-        setTime: s.createdAt,
-        verified: a.deepVerifiedAt !== undefined,
-      })),
-  );
-  const inUse = setsInUse(deps);
-  const plan = planPrune(
-    clock.now(),
-    retained,
-    (asset) => retentionByAsset.get(asset),
-    new Set(inUse.keys()),
-  );
+  const { plan, inUse, more } = await planRetention(deps);
+  const sets = new Map<string, SetRecord | undefined>();
+  const setById = {
+    get: (id: string) => {
+      if (!sets.has(id)) sets.set(id, store.getSet(id));
+      return sets.get(id);
+    },
+  };
   const report: PruneReport = { deleted: [], refused: [], errors: [] };
   for (const setId of new Set(plan.keptInUse.map((k) => k.setId)))
     ctx.info(`kept ${setId} although expired: ${inUse.get(setId)} will read it`, { setId }, 'prune');
+  if (more.length)
+    ctx.info(
+      `more expired artifacts of ${more.join(', ')} than one prune takes (${PRUNE_BATCH} per asset): the rest go at the next`,
+      { assets: more },
+      'prune',
+    );
   if (!plan.expire.length) {
     ctx.info('nothing has expired');
     return report;
@@ -72,7 +62,7 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
   const touchedSets = new Set<string>();
   for (const e of plan.expire.filter((x) => allowed.has(x.asset))) {
     const set = setById.get(e.setId) as SetRecord;
-    const artifact = set.artifacts.find((a) => a.asset === e.asset);
+    const artifact = set.artifacts.find((a) => a.asset === e.asset && a.status === 'complete');
     if (!artifact) continue;
     const key = artifactKey(set.id, set.createdAt, artifact.file);
     let ok = true;
@@ -136,6 +126,65 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
   return report;
 }
 
+/** The most expired artifacts of one asset a single prune takes (the rest wait for the next). */
+export const PRUNE_BATCH = 5000;
+
+export interface RetentionPlan {
+  plan: PrunePlan;
+  /** Sets that runs in progress or waiting will read, with which run. */
+  inUse: Map<string, string>;
+  /** Assets with more expired artifacts than one prune takes. */
+  more: string[];
+}
+
+/**
+ * What retention would delete now, without deleting anything. Reads, per asset still backed
+ * up, only its artifacts older than its retention (oldest first, at most PRUNE_BATCH) and its
+ * newest and newest deep-verified sets, which are always kept: never the whole catalog.
+ */
+export async function planRetention(deps: EngineDeps): Promise<RetentionPlan> {
+  const { store, clock } = deps;
+  const now = clock.now();
+  const inventory = await loadInventory(deps);
+  // Only assets still backed up expire: one that became `backup=none` gets no new sets, so its
+  // history is all that is left of it (retention unknown = keep everything).
+  const retentionByAsset = new Map(
+    inventory.assets.filter((a) => a.policy.protected).map((a) => [a.name, a.policy.retention]),
+  );
+  const newest = store.newestSets();
+  const newestVerified = store.newestSets({ deepVerified: true });
+  const retained: RetainedArtifact[] = [];
+  const more: string[] = [];
+  for (const [asset, retention] of retentionByAsset) {
+    const expired = store.artifactsBefore(asset, retentionCutoff(now, retention), PRUNE_BATCH + 1);
+    if (!expired.length) continue;
+    if (expired.length > PRUNE_BATCH) {
+      expired.length = PRUNE_BATCH;
+      more.push(asset);
+    }
+    const seen = new Set<string>();
+    for (const a of expired) {
+      seen.add(a.setId);
+      retained.push({ setId: a.setId, asset, setTime: a.setTime, verified: a.deepVerified });
+    }
+    // The sets retention always keeps take part in the plan so that it knows to keep them.
+    for (const set of [newest.get(asset), newestVerified.get(asset)]) {
+      if (!set || seen.has(set.id)) continue;
+      seen.add(set.id);
+      const artifact = set.artifacts.find((a) => a.asset === asset && a.status === 'complete');
+      retained.push({
+        setId: set.id,
+        asset,
+        setTime: set.createdAt,
+        verified: artifact?.deepVerifiedAt !== undefined,
+      });
+    }
+  }
+  const inUse = setsInUse(deps);
+  const plan = planPrune(now, retained, (asset) => retentionByAsset.get(asset), new Set(inUse.keys()));
+  return { plan, inUse, more };
+}
+
 /**
  * Sets that runs still waiting or working are about to read, with who: the sets of a restore's
  * plan (or its `--from`), the snapshot an undo puts back, the set a verify checks. A restore
@@ -161,7 +210,7 @@ export function setsInUse(deps: Pick<EngineDeps, 'store'>): Map<string, string> 
 /** The kept artifacts of an asset that are not present on some target. */
 async function missingKeptCopies(
   deps: EngineDeps,
-  setById: Map<string, SetRecord>,
+  setById: { get(id: string): SetRecord | undefined },
   keptSetIds: string[],
   asset: string,
 ): Promise<string[]> {

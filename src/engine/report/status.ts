@@ -2,7 +2,7 @@
 import { type Asset, coveredByDump } from '../../domain/assets.js';
 import type { InvalidAsset, UnprotectedVolume } from '../../domain/inventory.js';
 import { rpoBreached } from '../../domain/policy.js';
-import { isDeepVerified, newestPerAsset } from '../catalog/catalog.js';
+import { newestPerAsset } from '../catalog/catalog.js';
 import { loadInventory } from '../catalog/inventory.js';
 import type { EngineDeps } from '../deps.js';
 
@@ -40,7 +40,7 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
   const now = deps.clock.now();
   const [inventory, containers] = await Promise.all([loadInventory(deps), deps.runtime.listContainers()]);
   const newestSets = newestPerAsset(deps.store);
-  const verifiedSets = newestPerAsset(deps.store, isDeepVerified);
+  const verifiedSets = newestPerAsset(deps.store, { deepVerified: true });
   const assets = inventory.assets.map((asset): AssetStatus => {
     const newestSet = newestSets.get(asset.name);
     const verifiedSet = verifiedSets.get(asset.name);

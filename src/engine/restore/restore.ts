@@ -9,6 +9,7 @@ import {
 } from '../../domain/runs.js';
 import { describeError, ErrorCode, externalError, toAppError, userError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
+import { newestBackupSets } from '../catalog/catalog.js';
 import { loadInventory } from '../catalog/inventory.js';
 import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
@@ -386,17 +387,29 @@ async function restoreRun(
 
 /** Complete backup sets to restore from; for undo, only the snapshot being put back. */
 function candidateSets(deps: EngineDeps, req: RestoreRequest): SetRecord[] {
-  const backups = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
+  // The newest set of each asset is all a plan without --from picks from (and all that tells
+  // it which assets the catalog knows): never the whole catalog.
+  const backups = newestBackupSets(deps.store);
   if (!req.from) return backups;
   const set = deps.store.getSet(req.from);
   if (set?.status !== 'complete') {
-    const recent = backups.slice(0, 5).map((s) => s.id);
+    const recent = deps.store
+      .listSets({ status: ['complete'], purpose: 'backup', limit: 5 })
+      .map((s) => s.id);
     throw userError(
       ErrorCode.SET_NOT_FOUND,
       `--from ${req.from}: ${set ? `that set is ${set.status}` : 'no such set'}${recent.length ? `; recent complete sets: ${recent.join(', ')}` : ''}`,
     );
   }
-  return set.purpose === 'safety' ? [set] : backups;
+  if (set.purpose === 'safety') return [set];
+  // In its place by time, as in the whole catalog: assets it lacks still find their newest.
+  const others = backups.filter((s) => s.id !== set.id);
+  const at = others.findIndex(
+    (s) =>
+      s.createdAt.getTime() < set.createdAt.getTime() ||
+      (s.createdAt.getTime() === set.createdAt.getTime() && s.id < set.id),
+  );
+  return at < 0 ? [...others, set] : [...others.slice(0, at), set, ...others.slice(at)];
 }
 
 /** `undo <run-id>`: the safety snapshot of that restore, restored with the same six stages. */

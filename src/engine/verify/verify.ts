@@ -4,6 +4,7 @@ import type { Run, VerifyRunResult } from '../../domain/runs.js';
 import { describeError, ErrorCode, toAppError, userError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
+import { newestPerAsset } from '../catalog/catalog.js';
 import { loadInventory } from '../catalog/inventory.js';
 import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
@@ -44,7 +45,7 @@ export interface VerifyOutcome {
 /** `latest` or a set id → a complete set, or a user error naming what exists. */
 export function resolveSet(deps: EngineDeps, ref: string): SetRecord {
   if (ref === 'latest') {
-    const set = deps.store.listSets({ status: ['complete'], purpose: 'backup' })[0];
+    const set = deps.store.listSets({ status: ['complete'], purpose: 'backup', limit: 1 })[0];
     if (!set)
       throw userError(ErrorCode.SET_NOT_FOUND, 'there is no complete backup set yet; run `backup` first');
     return set;
@@ -52,8 +53,7 @@ export function resolveSet(deps: EngineDeps, ref: string): SetRecord {
   const set = deps.store.getSet(ref);
   if (!set) {
     const recent = deps.store
-      .listSets({ status: ['complete'] })
-      .slice(0, 5)
+      .listSets({ status: ['complete'], purpose: 'backup', limit: 5 })
       .map((s) => s.id);
     throw userError(
       ErrorCode.SET_NOT_FOUND,
@@ -179,12 +179,12 @@ export async function runRecoveryTest(
   request: { requester: string; observer?: RunObserver; whenBusy?: 'refuse' | 'wait' },
 ): Promise<VerifyOutcome> {
   const inventory = await loadInventory(deps);
-  const sets = deps.store.listSets({ status: ['complete'], purpose: 'backup' });
+  const newest = newestPerAsset(deps.store);
   const items: Array<{ set: SetRecord; artifact: ArtifactRecord }> = [];
   const missing: string[] = [];
   for (const asset of inventory.assets.filter((a) => a.policy.protected)) {
-    const set = sets.find((s) => s.artifacts.some((a) => a.asset === asset.name && a.status === 'complete'));
-    const artifact = set?.artifacts.find((a) => a.asset === asset.name);
+    const set = newest.get(asset.name);
+    const artifact = set?.artifacts.find((a) => a.asset === asset.name && a.status === 'complete');
     if (set && artifact) items.push({ set, artifact });
     else missing.push(asset.name);
   }
