@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ASSET_NAME, ASSET_NAME_RULE, ENV_NAME } from './domain/assets.js';
+import { AGE_RECIPIENT_RULE, isAgeRecipient } from './domain/age-keys.js';
 import { isValidCron } from './domain/cron.js';
 import { parseRetention, parseSpan, RETENTION_FORMAT, SPAN_FORMAT } from './domain/duration.js';
 import type { Tier } from './domain/policy.js';
@@ -147,6 +148,32 @@ const scratchLimits = z
   .object({
     cpus: z.number().min(0).max(1024).default(1),
     memory: byteSize.default('1g'),
+  })
+  .strict();
+
+/**
+ * Client-side encryption (DESIGN §10): with recipients, every artifact is encrypted to all of
+ * them with age in the same streamed pass (`<asset>.sql.gz.age`, `<asset>.tar.gz.age`). The
+ * private key is needed only to read plaintext back (restore, deep verify, test):
+ * `DRBOT_AGE_IDENTITY_FILE` wins over `identityFile`.
+ */
+const encryption = z
+  .object({
+    recipients: z
+      .array(
+        z.string().refine(isAgeRecipient, {
+          message: `must be ${AGE_RECIPIENT_RULE}; the private key (AGE-SECRET-KEY-1…) never goes in the config, only its path in identityFile`,
+        }),
+      )
+      .default([]),
+    /** An age identity file (`age-keygen -o FILE`); relative to the config file. */
+    identityFile: z.string().min(1).optional(),
+    /**
+     * Which age implementation runs: `age` (Debian's `age`, the reference implementation,
+     * about 20× faster), `js` (the age-encryption npm package, in process), `auto`: `age` when
+     * installed. Both read and write the same age format.
+     */
+    tool: z.enum(['auto', 'age', 'js']).default('auto'),
   })
   .strict();
 
@@ -296,6 +323,7 @@ const configSchema = z
       })
       .strict()
       .default({}),
+    encryption: encryption.default({ recipients: [], tool: 'auto' }),
   })
   .strict();
 
@@ -337,7 +365,13 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code === 'invalid_key') {
     return `${key}: '${String(issue.path.at(-1))}' is not an allowed name — must be letters, digits, _ . - (max 128)`;
   }
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  // A private key pasted where a public one belongs is not echoed back (it would reach logs).
+  const shown =
+    value === undefined
+      ? 'missing'
+      : typeof value === 'string' && /AGE-SECRET-KEY-/i.test(value)
+        ? '(an age private key, not shown)'
+        : JSON.stringify(value);
   return `${key}: ${shown} — ${issue.message}`;
 }
 

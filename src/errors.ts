@@ -44,6 +44,16 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A limit on expensive work (deep verifies at once, runs per user) refuses the request. */
   LIMIT_REACHED: 'LIMIT_REACHED',
+  /** Encryption (age) of an artifact failed. */
+  ENCRYPTION_FAILED: 'ENCRYPTION_FAILED',
+  /** An encrypted artifact could not be decrypted: wrong key, damaged or cut short. */
+  DECRYPTION_FAILED: 'DECRYPTION_FAILED',
+  /** Work that needs the plaintext of encrypted artifacts has no usable age identity. */
+  IDENTITY_MISSING: 'IDENTITY_MISSING',
+  /** An S3 target is configured with Object Lock and its bucket does not have it. */
+  OBJECT_LOCK_MISSING: 'OBJECT_LOCK_MISSING',
+  /** An artifact is in an archive storage class and was not restored in time to be read. */
+  ARTIFACT_ARCHIVED: 'ARTIFACT_ARCHIVED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
