@@ -1,5 +1,6 @@
 // The state store port: runs with their timelines, the catalog of sets, artifacts and their copies.
 import type { ArtifactKind } from '../domain/assets.js';
+import type { PitrLog } from '../domain/pitr.js';
 import type {
   LocationStatus,
   Run,
@@ -254,6 +255,14 @@ export interface StateStore {
   reconcileLocations(target: string, present: (key: string) => boolean, at: Date): number;
 
   close(): void;
+
+  // --- point-in-time recovery: the catalog of archived logs (see domain/pitr.ts) ---
+  /** Records (or replaces) an archived log. */
+  savePitrLog(log: PitrLog): void;
+  /** An asset's archived logs that are not pruned, oldest first. */
+  pitrLogs(asset: string): PitrLog[];
+  /** Marks a log `failed` (a copy missing or different: a gap in the chain) or `pruned`. */
+  markPitrLog(asset: string, key: string, status: PitrLog['status'], error?: string): void;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The state file's schema: versioned migrations and the function that applies them.
 import type Database from 'better-sqlite3';
+import { PITR_MIGRATION } from './pitr-store.js';
 
 /**
  * Versioned schema migrations, applied in order; `PRAGMA user_version` records the last one.
@@ -137,28 +138,57 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER artifacts_catalog_asset AFTER INSERT ON artifacts BEGIN
     INSERT OR IGNORE INTO catalog_assets (asset) VALUES (NEW.asset);
   END;
+  CREATE INDEX runs_kind ON runs(kind, seq);
   CREATE TABLE run_assets (
     run_seq INTEGER NOT NULL,
     asset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
     PRIMARY KEY (asset, run_seq)
   ) WITHOUT ROWID;
   CREATE INDEX run_assets_run ON run_assets(run_seq);
-  INSERT OR IGNORE INTO run_assets (run_seq, asset)
-    SELECT runs.seq, j.value FROM runs, json_each(runs.result, '$.assets') AS j
+  CREATE INDEX run_assets_status ON run_assets(asset, status, run_seq);
+  CREATE INDEX run_assets_kind ON run_assets(asset, kind, status, run_seq);
+  INSERT OR IGNORE INTO run_assets (run_seq, asset, kind, status)
+    SELECT runs.seq, j.value, runs.kind, runs.status FROM runs, json_each(runs.result, '$.assets') AS j
      WHERE json_valid(runs.result) AND json_type(runs.result, '$.assets') = 'array';
   CREATE TRIGGER runs_assets_on_insert AFTER INSERT ON runs
     WHEN json_valid(NEW.result) AND json_type(NEW.result, '$.assets') = 'array' BEGIN
-    INSERT OR IGNORE INTO run_assets (run_seq, asset)
-      SELECT NEW.seq, value FROM json_each(NEW.result, '$.assets');
+    INSERT OR IGNORE INTO run_assets (run_seq, asset, kind, status)
+      SELECT NEW.seq, value, NEW.kind, NEW.status FROM json_each(NEW.result, '$.assets');
   END;
-  CREATE TRIGGER runs_assets_on_update AFTER UPDATE OF result ON runs BEGIN
+  CREATE TRIGGER runs_assets_on_result AFTER UPDATE OF result ON runs BEGIN
     DELETE FROM run_assets WHERE run_seq = NEW.seq;
-    INSERT OR IGNORE INTO run_assets (run_seq, asset)
-      SELECT NEW.seq, value FROM json_each(NEW.result, '$.assets')
+    INSERT OR IGNORE INTO run_assets (run_seq, asset, kind, status)
+      SELECT NEW.seq, value, NEW.kind, NEW.status FROM json_each(NEW.result, '$.assets')
        WHERE json_valid(NEW.result) AND json_type(NEW.result, '$.assets') = 'array';
+  END;
+  CREATE TRIGGER runs_assets_on_status AFTER UPDATE OF status ON runs BEGIN
+    UPDATE run_assets SET status = NEW.status WHERE run_seq = NEW.seq;
+  END;
+  CREATE TABLE run_counts (
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (kind, status)
+  ) WITHOUT ROWID;
+  INSERT INTO run_counts (kind, status, n) SELECT kind, status, COUNT(*) FROM runs GROUP BY kind, status;
+  CREATE TRIGGER run_counts_on_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO run_counts (kind, status, n) VALUES (NEW.kind, NEW.status, 1)
+      ON CONFLICT (kind, status) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER run_counts_on_status AFTER UPDATE OF status ON runs WHEN NEW.status IS NOT OLD.status BEGIN
+    UPDATE run_counts SET n = n - 1 WHERE kind = OLD.kind AND status = OLD.status;
+    INSERT INTO run_counts (kind, status, n) VALUES (NEW.kind, NEW.status, 1)
+      ON CONFLICT (kind, status) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER run_counts_on_delete AFTER DELETE ON runs BEGIN
+    UPDATE run_counts SET n = n - 1 WHERE kind = OLD.kind AND status = OLD.status;
   END;
   ALTER TABLE runs ADD COLUMN events_summary TEXT;
   `,
+  // 6: the catalog of archived binary logs for point-in-time recovery (see pitr-store.ts).
+  PITR_MIGRATION,
 ];
 
 /** The schema version this build writes: the number of migrations. */

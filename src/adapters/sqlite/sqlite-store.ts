@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { PitrLog } from '../../domain/pitr.js';
 import type { Run, RunEvent, RunEventType, RunKind, RunStatus } from '../../domain/runs.js';
 import type {
   ActiveRun,
@@ -21,6 +22,7 @@ import type {
 import { scrub } from '../../secrets.js';
 import { importSet, reconcileLocations } from './catalog-import.js';
 import { migrate } from './migrations.js';
+import { markPitrLog, pitrLogs, savePitrLog } from './pitr-store.js';
 import { importSnapshot, stateIsEmpty, writeSnapshot } from './snapshot.js';
 
 type Row = Record<string, unknown>;
@@ -576,6 +578,19 @@ export class SqliteStore implements StateStore {
 
   close(): void {
     this.db.close();
+  }
+
+  // --- point-in-time recovery: the catalog of archived logs (pitr-store.ts) ---
+  savePitrLog(log: PitrLog): void {
+    savePitrLog(this.db, log);
+  }
+
+  pitrLogs(asset: string): PitrLog[] {
+    return pitrLogs(this.db, asset);
+  }
+
+  markPitrLog(asset: string, key: string, status: PitrLog['status'], error?: string): void {
+    markPitrLog(this.db, asset, key, status, error);
   }
 
   /** `UPDATE table SET col = ?, … WHERE key = ?` for the columns given (names are ours, not input). */
