@@ -9,10 +9,11 @@ import { AppError, describeError, ErrorCode, externalError, inContext, toAppErro
 import type { Logger } from '../../log.js';
 import type { BackupTarget, TargetWrite, WriteReceipt } from '../../ports/backup-target.js';
 import type { ArtifactMeta, SetPurpose, SetRecord } from '../../ports/state-store.js';
-import { buildManifest, writeManifest } from '../catalog/manifest.js';
+import { buildManifest, type SetDescription, writeManifest } from '../catalog/manifest.js';
 import { describeSet } from '../catalog/sidecars.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
+import { AGE_SUFFIX, type AgeStream, encrypterFor } from '../streams/age.js';
 import { type Compression, compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from '../streams/streams.js';
 import { whileRunning } from './container-gate.js';
@@ -76,15 +77,22 @@ export async function writeSet(
   const confirmations: Array<Promise<void>> = [];
   /** Per target that confirmed uploads itself, how (for the verify message). */
   const howConfirmed = new Map<string, string>();
+  /** Per encrypted artifact file: the hash and size of its plaintext (.gz), for the manifest. */
+  const plaintexts: NonNullable<SetDescription['plaintexts']> = {};
   try {
     const artifacts = await options.phase('dump', async (log) => {
       const { compressor, compressionLevel } = deps.config.backup;
       const compress = await compressorFor(compressor, compressionLevel);
+      // With recipients, every artifact is encrypted to all of them in the same pass (after gzip).
+      const { recipients, tool } = deps.config.encryption;
+      const encrypt = recipients.length ? await encrypterFor(tool, recipients) : undefined;
       const limit = pLimit(deps.config.backup.parallelism);
       const settled = await Promise.allSettled(
         options.assets.map((asset) =>
           limit(async () => {
-            const written = await writeArtifact(deps, ctx, log, options, setId, asset, compress);
+            const written = await writeArtifact(deps, ctx, log, options, setId, asset, compress, encrypt);
+            if (written.plaintext)
+              plaintexts[written.summary.file] = { ...written.plaintext, recipients: [...recipients] };
             written.receipts.forEach((r, i) => {
               const name = (options.targets[i] as BackupTarget).name;
               if (r) howConfirmed.set(name, [howConfirmed.get(name), r.checked].filter(unique).join('; '));
@@ -119,7 +127,10 @@ export async function writeSet(
         options.purpose === 'backup'
           ? await describeSet(deps, ctx, { setId, assets: options.assets, targets: options.targets })
           : {};
-      const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt, description);
+      const manifest = buildManifest(store.getSet(setId) as SetRecord, completedAt, {
+        ...description,
+        plaintexts,
+      });
       await Promise.all(options.targets.map((t) => writeManifest(t, set, manifest)));
       ctx.info(
         `set ${setId} complete: ${artifacts.length} artifact(s) confirmed on ${options.targets.map((t) => t.name).join(', ')}`,
@@ -163,10 +174,11 @@ async function writeArtifact(
   setId: string,
   asset: Asset,
   compress: () => Compression,
+  encrypt: (() => AgeStream) | undefined,
 ): Promise<WrittenArtifact> {
   const { store, clock } = deps;
   const targets = options.targets;
-  const file = artifactFileName(asset);
+  const file = `${artifactFileName(asset)}${encrypt ? AGE_SUFFIX : ''}`;
   const key = artifactKey(setId, options.at, file);
   const started = clock.now();
   const artifactId = store.addArtifact({
@@ -199,15 +211,32 @@ async function writeArtifact(
 
       const inspector = new StreamInspector();
       const hasher = new HashCounter();
-      const flow = pipeline(
-        source.stream,
-        inspector,
-        compression.stream,
-        hasher,
-        new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
+      const fanOut = new FanOut(
+        writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream })),
       );
+      // Encrypted: the .gz is hashed before age (the manifest's plaintext hash), and what is
+      // stored after it (the hash SHA256SUMS and every confirmation use).
+      const encryption = encrypt?.();
+      const plainHasher = encryption ? new HashCounter() : undefined;
+      const flow =
+        encryption && plainHasher
+          ? pipeline(
+              source.stream,
+              inspector,
+              compression.stream,
+              plainHasher,
+              encryption.stream,
+              hasher,
+              fanOut,
+            )
+          : pipeline(source.stream, inspector, compression.stream, hasher, fanOut);
       ctx.watchBytes(inspector, { asset: asset.name, action: asset.kind === 'volume' ? 'archive' : 'dump' });
-      const outcomes = await Promise.allSettled([flow, compression.done, source.finished]);
+      const outcomes = await Promise.allSettled([
+        flow,
+        compression.done,
+        source.finished,
+        ...(encryption ? [encryption.done] : []),
+      ]);
       if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
       const { engineVersion } = source.check({
         bytes: inspector.bytes,
@@ -226,7 +255,7 @@ async function writeArtifact(
       });
       const ms = ended.getTime() - started.getTime();
       ctx.info(
-        `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}) sha256 ${hasher.sha256.slice(0, 12)}…`,
+        `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}${encryption ? `, ${encryption.tool} to ${deps.config.encryption.recipients.length} recipient(s)` : ''}) sha256 ${hasher.sha256.slice(0, 12)}…`,
         { asset: asset.name, ms },
       );
       const summary: ArtifactSummary = {
@@ -238,7 +267,13 @@ async function writeArtifact(
         sha256: hasher.sha256,
         ms,
       };
-      return { summary, id: artifactId, key, receipts };
+      return {
+        summary,
+        id: artifactId,
+        key,
+        receipts,
+        ...(plainHasher ? { plaintext: { sha256: plainHasher.sha256, size: plainHasher.bytes } } : {}),
+      };
     });
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
@@ -281,6 +316,8 @@ interface WrittenArtifact {
   key: string;
   /** Per target, in order: what the target confirmed itself, if anything. */
   receipts: Array<WriteReceipt | undefined>;
+  /** Encrypted: the hash and size of the .gz that was encrypted. */
+  plaintext?: { sha256: string; size: number };
 }
 
 /**

@@ -34,6 +34,11 @@ export interface Manifest {
     endedAt: string | null;
     /** What a restore needs to re-create the asset (labels, container, engine, user); no secrets. */
     meta?: ArtifactMeta;
+    /**
+     * Present when the stored file is age-encrypted (`*.gz.age`): `sha256` and `size` above are
+     * the stored (encrypted) file's, as in SHA256SUMS; these are the plaintext (.gz) inside.
+     */
+    encryption?: ArtifactEncryption;
   }>;
   /**
    * The containers, networks and volumes a bare-host restore re-creates (DESIGN §9); secret
@@ -54,10 +59,22 @@ export interface StateSnapshotRef {
   sha256: string;
 }
 
+/** How an artifact is encrypted, and what its plaintext is (public keys and hashes only). */
+export interface ArtifactEncryption {
+  format: 'age';
+  /** The age public keys it was encrypted to: any one of their identities decrypts it. */
+  recipients: string[];
+  /** sha256 and size of the .gz inside (`age -d -i KEY FILE | sha256sum`). */
+  plaintextSha256: string;
+  plaintextSize: number;
+}
+
 /** What a backup set records besides its artifacts. */
 export interface SetDescription {
   hostSpec?: HostSpec;
   state?: StateSnapshotRef;
+  /** Per encrypted artifact file: its plaintext's hash and size, and the recipients. */
+  plaintexts?: Record<string, { sha256: string; size: number; recipients: string[] }>;
 }
 
 export function buildManifest(
@@ -87,12 +104,24 @@ export function buildManifest(
       startedAt: a.startedAt.toISOString(),
       endedAt: a.endedAt?.toISOString() ?? null,
       meta: a.meta,
+      ...encryptionOf(a.file, description.plaintexts),
     })),
     ...(description.hostSpec ? { hostSpec: description.hostSpec } : {}),
     ...(description.state ? { state: description.state } : {}),
     pruned: set.artifacts
       .filter((a) => a.status === 'pruned')
       .map((a) => ({ asset: a.asset, file: a.file, prunedAt: (a.prunedAt ?? new Date(0)).toISOString() })),
+  };
+}
+
+function encryptionOf(
+  file: string,
+  plaintexts: SetDescription['plaintexts'],
+): { encryption?: ArtifactEncryption } {
+  const p = plaintexts?.[file];
+  if (!p) return {};
+  return {
+    encryption: { format: 'age', recipients: p.recipients, plaintextSha256: p.sha256, plaintextSize: p.size },
   };
 }
 
@@ -111,11 +140,27 @@ export function parseSums(text: string): Map<string, string> {
   return out;
 }
 
-/** Writes SHA256SUMS, then manifest.json — the manifest last, as the mark of a finished set. */
+/**
+ * Writes SHA256SUMS, then manifest.json — the manifest last, as the mark of a finished set. A
+ * manifest rewritten later (retention removed an artifact) keeps what the one before it said
+ * about each encrypted artifact's plaintext: the catalog does not hold that, the manifest does.
+ */
 export async function writeManifest(target: BackupTarget, set: SetRecord, manifest: Manifest): Promise<void> {
   const dir = setDirectory(set.id, set.createdAt);
-  await target.put(`${dir}/${SUMS_FILE}`, buildSums(manifest));
-  await target.put(`${dir}/${MANIFEST_FILE}`, `${JSON.stringify(manifest, null, 2)}\n`);
+  const lacking = manifest.artifacts.some((a) => a.file.endsWith('.age') && !a.encryption);
+  const prior = lacking ? await readManifest(target, dir).catch(() => undefined) : undefined;
+  const known = new Map((prior?.artifacts ?? []).map((a) => [a.file, a.encryption]));
+  const out: Manifest = prior
+    ? {
+        ...manifest,
+        artifacts: manifest.artifacts.map((a) => {
+          const encryption = a.encryption ?? known.get(a.file);
+          return encryption ? { ...a, encryption } : a;
+        }),
+      }
+    : manifest;
+  await target.put(`${dir}/${SUMS_FILE}`, buildSums(out));
+  await target.put(`${dir}/${MANIFEST_FILE}`, `${JSON.stringify(out, null, 2)}\n`);
 }
 
 const manifestSchema = z.object({
@@ -139,6 +184,14 @@ const manifestSchema = z.object({
       startedAt: z.iso.datetime(),
       endedAt: z.iso.datetime().nullable(),
       meta: z.record(z.string(), z.unknown()).optional(),
+      encryption: z
+        .object({
+          format: z.literal('age'),
+          recipients: z.array(z.string()),
+          plaintextSha256: z.string().regex(/^[0-9a-f]{64}$/),
+          plaintextSize: z.number(),
+        })
+        .optional(),
     }),
   ),
   hostSpec: z

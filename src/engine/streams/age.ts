@@ -243,8 +243,12 @@ function childStream(bin: string, args: string[], tool: string, code: ErrorCode)
   child.stdin.on('error', () => undefined); // an early exit is reported from its status below
   const stream = Duplex.from({ writable: child.stdin, readable: out });
   let exited = false;
+  let stoppedByUs = false;
   stream.once('close', () => {
-    if (!exited && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (!exited && child.exitCode === null && child.signalCode === null) {
+      stoppedByUs = true;
+      child.kill('SIGKILL');
+    }
   });
   const done = new Promise<void>((res, rej) => {
     const fail = (e: Error) => {
@@ -260,6 +264,8 @@ function childStream(bin: string, args: string[], tool: string, code: ErrorCode)
         out.end();
         return res();
       }
+      // Stopped because the pipeline failed elsewhere: a plain error, so that cause is reported.
+      if (stoppedByUs) return fail(new Error(`${tool} was stopped because the stream it was part of failed`));
       const tail = stderr.trim();
       fail(
         externalError(
