@@ -5,6 +5,7 @@ import type { PlannedAsset } from '../../domain/restore-plan.js';
 import { ErrorCode, externalError, toAppError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
 import { databasePassword } from '../backup/sources.js';
+import { gzipOf } from '../catalog/artifact-read.js';
 import { type DbTarget, loadSessions, restoreDump, waitForDatabase } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
@@ -63,8 +64,13 @@ export async function restoreDatabase(
   await waitForDatabase(target, deps.clock, deps.config.ms.restoreReadiness);
   const artifact = set.artifacts.find((x) => x.asset === a.asset) as SetRecord['artifacts'][number];
   const { stream, check } = await openVerified(copy);
-  const sql = stream.pipe(createGunzip());
-  stream.once('error', (err) => sql.destroy(err));
+  // An age file is decrypted on the way; the verified bytes are still hashed before it.
+  const gz = await gzipOf(deps, artifact, stream, 'restore').catch((err: unknown) => {
+    stream.destroy();
+    throw err;
+  });
+  const sql = gz.pipe(createGunzip());
+  gz.once('error', (err) => sql.destroy(err));
   ctx.watchBytes(stream, { asset: a.asset, action: 'load', total: artifact.size });
   const t0 = deps.clock.monotonic();
   const contents = await restoreDump(target, sql, {

@@ -9,6 +9,7 @@ import {
 } from '../../domain/runs.js';
 import { describeError, ErrorCode, externalError, toAppError, userError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
+import { identityFor } from '../catalog/artifact-read.js';
 import { newestBackupSets } from '../catalog/catalog.js';
 import { loadInventory } from '../catalog/inventory.js';
 import { targetNamed } from '../catalog/rebuild.js';
@@ -222,6 +223,12 @@ async function restoreRun(
         );
       }
       for (const n of p.notes) ctx.warn(n);
+      // Encrypted sets: without the age identity the run stops here, before anything is touched.
+      await identityFor(
+        deps,
+        p.assets.map((a) => a.file),
+        'restore',
+      );
       if (p.stopContainers.length) ctx.info(`will stop and restart: ${p.stopContainers.join(', ')}`);
       return p;
     });

@@ -5,7 +5,7 @@ import type { PlannedAsset, RestorePlan } from '../../domain/restore-plan.js';
 import { ErrorCode, externalError, toAppError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
-import { targetsWith } from '../catalog/artifact-read.js';
+import { identityFor, requireOpens, targetsWith } from '../catalog/artifact-read.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
 import { HashCounter } from '../streams/streams.js';
@@ -75,15 +75,34 @@ export async function verifyCopies(
         { asset: a.asset, target: name },
       );
     }
-    if (!copies.has(a.asset)) {
+    const copy = copies.get(a.asset);
+    if (!copy) {
       throw externalError(
         ErrorCode.CHECKSUM_MISMATCH,
         `${a.file} of ${a.setId} ${failed.map((f) => `on ${f}`).join('; ')}; nothing live was touched`,
         { asset: a.asset, step: 'verify' },
       );
     }
+    await requireDecryptable(deps, copy);
   }
   return copies;
+}
+
+/** An encrypted copy must open with the identity (its header) before anything live is touched. */
+async function requireDecryptable(deps: EngineDeps, copy: VerifiedCopy): Promise<void> {
+  const identity = await identityFor(deps, [copy.file], 'restore');
+  if (!identity) return;
+  const read = await copy.target.readVersion(copy.key, copy.version);
+  try {
+    await requireOpens(identity, copy, copy.target, read.stream, 'verify');
+  } catch (err) {
+    const e = toAppError(err);
+    throw externalError(e.code, `${e.message}; nothing live was touched`, {
+      cause: e,
+      asset: copy.asset,
+      step: 'verify',
+    });
+  }
 }
 
 /** The plan as carried out: each asset read from the copy that passed, with the reason when it moved. */

@@ -11,7 +11,7 @@ import { ErrorCode, externalError, inContext, scrubbedError } from '../../errors
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { registerSecret } from '../../secrets.js';
-import { openArtifact } from '../catalog/artifact-read.js';
+import { gzipOf, identityFor, openArtifact, requireOpens } from '../catalog/artifact-read.js';
 import {
   checkRestored,
   countRestored,
@@ -47,6 +47,12 @@ export async function deepVerifyArtifact(
   artifact: ArtifactRecord,
   source?: BackupTarget,
 ): Promise<DeepResult> {
+  // Encrypted: the identity must open this very file before any scratch is made.
+  const identity = await identityFor(deps, [artifact.file], 'deep verify');
+  if (identity) {
+    const opened = await openArtifact(deps, set, artifact, source);
+    await requireOpens(identity, artifact, opened.target, opened.stream, 'deep-verify');
+  }
   return artifact.kind === 'volume-tar'
     ? deepVerifyVolume(deps, ctx, set, artifact, source)
     : deepVerifyDatabase(deps, ctx, set, artifact, source);
@@ -111,8 +117,9 @@ async function deepVerifyDatabase(
     };
     const readyMs = await waitForDatabase(target, deps.clock, deps.config.ms.verifyReadiness);
     const { stream, target: from } = await openArtifact(deps, set, artifact, readFrom);
-    const sql = stream.pipe(createGunzip());
-    stream.once('error', (err) => sql.destroy(err));
+    const gz = await gzipOf(deps, artifact, stream, 'deep verify');
+    const sql = gz.pipe(createGunzip());
+    gz.once('error', (err) => sql.destroy(err));
     const contents = await restoreDump(target, sql, {
       engineVersion: artifact.engineVersion,
       sessions: loadSessions(deps.config.restore.loadSessions),
@@ -191,8 +198,9 @@ export async function extractInto(
   opened?: { stream: Readable; target: BackupTarget },
 ) {
   const { stream, target } = opened ?? (await openArtifact(deps, set, artifact, from));
-  const tar = stream.pipe(createGunzip());
-  stream.once('error', (err) => tar.destroy(err));
+  const gz = await gzipOf(deps, artifact, stream, opened ? 'restore' : 'deep verify');
+  const tar = gz.pipe(createGunzip());
+  gz.once('error', (err) => tar.destroy(err));
   const toIndex = new PassThrough({ highWaterMark: 1 << 20 });
   const toVolume = new PassThrough({ highWaterMark: 1 << 20 });
   tar.once('error', (err) => {

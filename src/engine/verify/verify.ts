@@ -5,6 +5,7 @@ import { describeError, ErrorCode, toAppError, userError } from '../../errors.js
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { newestPerAsset } from '../catalog/catalog.js';
+import { identityFor } from '../catalog/artifact-read.js';
 import { loadInventory } from '../catalog/inventory.js';
 import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
@@ -217,6 +218,14 @@ async function verifyArtifacts(
     source?: BackupTarget;
   },
 ): Promise<VerifyOutcome> {
+  // Encrypted artifacts cannot be restored into scratch without the age identity: refused
+  // before the run exists, like a busy slot, with what is missing. Checksums need no key.
+  if (job.deep)
+    await identityFor(
+      deps,
+      job.items.map((i) => i.artifact.file),
+      job.kind === 'test' ? 'test' : 'verify --deep',
+    );
   // Taken before the run exists: a refused request starts nothing and records nothing.
   const slot = job.deep
     ? await acquireDeepSlot(
