@@ -20,7 +20,7 @@ export const run = defineCommand({
   }),
   access: { role: 'viewer', destructive: false },
   async run({ args, engine }) {
-    const { run: r, events } = engine.run(args.id);
+    const { run: r, events, summary } = engine.run(args.id);
     const restored = restoreResult(r);
     const pm = restored.postmortem;
     if (args.postmortem) {
@@ -47,6 +47,12 @@ export const run = defineCommand({
     }
     if (pm) lines.push(`postmortem: drbot run ${r.id} --postmortem`);
     lines.push('', 'timeline:');
+    if (summary) {
+      const folded = Object.entries(summary.info)
+        .map(([stage, x]) => `${stage || 'run'} ${x.n}`)
+        .join(', ');
+      lines.push(`  (info events folded into a summary on ${summary.at.slice(0, 10)}: ${folded})`);
+    }
     for (const e of events) {
       lines.push(`  ${e.at.toISOString()}  ${(e.stage ?? '').padEnd(10)} ${e.type.padEnd(11)} ${e.message}`);
     }

@@ -1,13 +1,15 @@
 // The engine's facade: every front end, the scheduler and the metrics go through it.
 import type { Config } from '../config.js';
 import type { Inventory } from '../domain/inventory.js';
-import type { Run, RunEvent } from '../domain/runs.js';
+import type { Run, RunEvent, RunKind, RunStatus } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
 import type { Notice } from '../ports/notifier.js';
-import type { AlertRecord, ApprovalRecord, SetRecord } from '../ports/state-store.js';
+import type { AlertRecord, ApprovalRecord, EventsSummary, SetRecord } from '../ports/state-store.js';
 import { type BackupOutcome, type BackupRequest, runBackup } from './backup/backup.js';
 import { newestPerAsset } from './catalog/catalog.js';
+import { type CompactionReport, compactCatalog } from './catalog/compact.js';
 import { loadInventory } from './catalog/inventory.js';
+import { planRetention, type RetentionPlan } from './catalog/prune.js';
 import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
 import { buildPolicy, type PolicyRow } from './report/policy.js';
@@ -260,8 +262,31 @@ export class Engine {
     return buildStatus(this.deps);
   }
 
-  runs(limit: number): Run[] {
-    return this.deps.store.listRuns(limit);
+  /** The newest `limit` runs, newest first; with `before` (a run id), the page older than it. */
+  runs(limit: number, before?: string): Run[] {
+    if (before !== undefined && !this.deps.store.getRun(before))
+      throw userError(ErrorCode.RUN_NOT_FOUND, `--before ${before}: no such run`);
+    return this.deps.store.listRuns(limit, before);
+  }
+
+  /** How many runs there are of each kind and status. */
+  runCounts(): Array<{ kind: RunKind; status: RunStatus; n: number }> {
+    return this.deps.store.runCounts();
+  }
+
+  /** The newest run of `kind` that started and ended. */
+  lastFinishedRun(kind: RunKind): Run | undefined {
+    return this.deps.store.lastRun({ kind, ended: true });
+  }
+
+  /** Catalog upkeep (see compactCatalog); backups do it after their prune. */
+  compactCatalog(): Promise<CompactionReport> {
+    return compactCatalog(this.deps);
+  }
+
+  /** What retention would delete now, and what it keeps and why; deletes nothing. */
+  planRetention(): Promise<RetentionPlan> {
+    return planRetention(this.deps);
   }
 
   /** A run by id, or undefined (for callers that handle a missing run themselves). */
@@ -270,7 +295,7 @@ export class Engine {
   }
 
   /** A run and its timeline; a clear error naming recent runs when there is no such run. */
-  run(id: string): { run: Run; events: RunEvent[] } {
+  run(id: string): { run: Run; events: RunEvent[]; summary?: EventsSummary } {
     const run = this.deps.store.getRun(id);
     if (!run) {
       const recent = this.deps.store.listRuns(5).map((r) => r.id);
@@ -279,7 +304,8 @@ export class Engine {
         `no run '${id}'${recent.length ? `; recent runs: ${recent.join(', ')}` : ''}`,
       );
     }
-    return { run, events: this.deps.store.events(id) };
+    const summary = this.deps.store.eventsSummary(id);
+    return { run, events: this.deps.store.events(id), ...(summary ? { summary } : {}) };
   }
 
   /**

@@ -105,8 +105,13 @@ export interface StateStore {
    * to judge) and its open approval card, if it has one. What the asset lock weighs.
    */
   activeRuns(): ActiveRun[];
-  /** The newest run matching all that is given (an asset: one the run records working on). */
-  lastRun(filter: { kind?: RunKind; asset?: string; status?: RunStatus[] }): Run | undefined;
+  /**
+   * The newest run matching all that is given (an asset: one the run records working on;
+   * `ended`: one that started and ended).
+   */
+  lastRun(filter: { kind?: RunKind; asset?: string; status?: RunStatus[]; ended?: boolean }): Run | undefined;
+  /** How many runs there are of each kind and status (kept as runs come and change). */
+  runCounts(): Array<{ kind: RunKind; status: RunStatus; n: number }>;
   /**
    * How long (ms) the newest `limit` succeeded runs of `kind` whose target is `scope` (or starts
    * with `scope` and a space, as `db-only --from set-…`) took, newest first.
@@ -207,6 +212,17 @@ export interface StateStore {
   setNote(key: string, value: string): void;
 
   /**
+   * One bounded step of catalog upkeep, in one transaction: artifacts pruned before
+   * `prunedBefore` lose their rows and copies' rows (a pruned set left empty goes too), and
+   * runs finished before `eventsBefore` keep only their stage boundaries, warnings and errors,
+   * their info events counted into a summary. At most `limit` of each; `more` when there is
+   * more to do.
+   */
+  compactBatch(options: { at: Date; prunedBefore: Date; eventsBefore: Date; limit: number }): CompactionStep;
+  /** What compaction folded of a run's events, if it did. */
+  eventsSummary(runId: string): EventsSummary | undefined;
+
+  /**
    * Writes a consistent copy of the whole state to `file` (SQLite's online backup, never a copy
    * of the live file), as one self-contained file. Writes made meanwhile either make it in whole
    * or not at all. `file` appears only once complete; an existing one is replaced.
@@ -295,6 +311,21 @@ export interface CatalogArtifact {
   setId: string;
   setTime: Date;
   deepVerified: boolean;
+}
+
+/** What one compaction step removed. */
+export interface CompactionStep {
+  artifacts: number;
+  sets: number;
+  runs: number;
+  events: number;
+  more: boolean;
+}
+
+/** A run's info events folded by compaction: per stage ('' = none), how many, first and last. */
+export interface EventsSummary {
+  at: string;
+  info: Record<string, { n: number; first: string; last: string }>;
 }
 
 /** A set found on a target with no record in the store, as its manifest describes it. */

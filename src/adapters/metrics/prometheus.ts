@@ -67,13 +67,7 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     collect() {
       this.reset();
-      const counts = new Map<string, number>();
-      for (const r of engine.runs(100_000))
-        counts.set(`${r.kind}\u0000${r.status}`, (counts.get(`${r.kind}\u0000${r.status}`) ?? 0) + 1);
-      for (const [k, n] of counts) {
-        const [kind, status] = k.split('\u0000') as [string, string];
-        this.set({ kind, status }, n);
-      }
+      for (const { kind, status, n } of engine.runCounts()) this.set({ kind, status }, n);
     },
   });
   new Gauge({
@@ -83,11 +77,10 @@ export function createMetrics(engine: Engine): {
     registers: [registry],
     collect() {
       this.reset();
-      const done = new Set<string>();
-      for (const r of engine.runs(1000)) {
-        if (!r.startedAt || !r.endedAt || done.has(r.kind)) continue;
-        done.add(r.kind);
-        this.set({ kind: r.kind, status: r.status }, (r.endedAt.getTime() - r.startedAt.getTime()) / 1000);
+      for (const kind of new Set(engine.runCounts().map((c) => c.kind))) {
+        const r = engine.lastFinishedRun(kind);
+        if (r?.startedAt && r.endedAt)
+          this.set({ kind: r.kind, status: r.status }, (r.endedAt.getTime() - r.startedAt.getTime()) / 1000);
       }
     },
   });

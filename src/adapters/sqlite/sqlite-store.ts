@@ -13,6 +13,8 @@ import type {
   ArtifactMeta,
   ArtifactRecord,
   CatalogArtifact,
+  CompactionStep,
+  EventsSummary,
   ImportedSet,
   NewArtifact,
   SetPurpose,
@@ -26,6 +28,9 @@ import { markPitrLog, pitrLogs, savePitrLog } from './pitr-store.js';
 import { importSnapshot, stateIsEmpty, writeSnapshot } from './snapshot.js';
 
 type Row = Record<string, unknown>;
+
+/** The note recording the last run whose events compaction has looked at. */
+const EVENTS_MARK = 'compact.events.seq';
 
 /** `host:pid` of this process, recorded on every run it starts. */
 const OWNER = `${hostname()}:${process.pid}`;
@@ -383,9 +388,36 @@ export class SqliteStore implements StateStore {
     }));
   }
 
-  lastRun(filter: { kind?: RunKind; asset?: string; status?: RunStatus[] }): Run | undefined {
+  lastRun(filter: {
+    kind?: RunKind;
+    asset?: string;
+    status?: RunStatus[];
+    ended?: boolean;
+  }): Run | undefined {
     const where: string[] = [];
     const values: unknown[] = [];
+    if (filter.asset !== undefined) {
+      // The runs an asset appears in, with their kind and status (kept by triggers from each
+      // run's result), newest first: one index range, however many runs there are.
+      where.push('asset = ?');
+      values.push(filter.asset);
+      if (filter.kind) {
+        where.push('kind = ?');
+        values.push(filter.kind);
+      }
+      if (filter.status?.length) {
+        where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
+        values.push(...filter.status);
+      }
+      const seqs = this.db
+        .prepare(`SELECT run_seq FROM run_assets WHERE ${where.join(' AND ')} ORDER BY run_seq DESC`)
+        .iterate(...values) as IterableIterator<{ run_seq: number }>;
+      for (const { run_seq } of seqs) {
+        const row = this.db.prepare('SELECT * FROM runs WHERE seq = ?').get(run_seq) as Row | undefined;
+        if (row && (!filter.ended || (row.started_at !== null && row.ended_at !== null))) return toRun(row);
+      }
+      return undefined;
+    }
     if (filter.kind) {
       where.push('kind = ?');
       values.push(filter.kind);
@@ -394,20 +426,19 @@ export class SqliteStore implements StateStore {
       where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
       values.push(...filter.status);
     }
-    if (filter.asset !== undefined) {
-      // The runs an asset appears in (kept by a trigger from each run's result), newest first.
-      const sql = `SELECT runs.* FROM run_assets JOIN runs ON runs.seq = run_assets.run_seq
-        WHERE run_assets.asset = ?${where.map((w) => ` AND runs.${w}`).join('')}
-        ORDER BY run_assets.run_seq DESC LIMIT 1`;
-      const row = this.db.prepare(sql).get(filter.asset, ...values) as Row | undefined;
-      return row ? toRun(row) : undefined;
-    }
+    if (filter.ended) where.push('started_at IS NOT NULL AND ended_at IS NOT NULL');
     const row = this.db
       .prepare(
         `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT 1`,
       )
       .get(...values) as Row | undefined;
     return row ? toRun(row) : undefined;
+  }
+
+  runCounts(): Array<{ kind: RunKind; status: RunStatus; n: number }> {
+    return this.db
+      .prepare('SELECT kind, status, n FROM run_counts WHERE n > 0 ORDER BY kind, status')
+      .all() as Array<{ kind: RunKind; status: RunStatus; n: number }>;
   }
 
   pastDurations(kind: RunKind, scope: string, limit: number): number[] {
@@ -541,6 +572,71 @@ export class SqliteStore implements StateStore {
         'INSERT INTO notes (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       )
       .run(key, value);
+  }
+
+  compactBatch(options: { at: Date; prunedBefore: Date; eventsBefore: Date; limit: number }): CompactionStep {
+    const step: CompactionStep = { artifacts: 0, sets: 0, runs: 0, events: 0, more: false };
+    this.db.transaction(() => {
+      // Artifacts pruned long enough ago: their copies and rows go; a set left with none and
+      // marked pruned goes with them.
+      const pruned = this.db
+        .prepare(
+          "SELECT id, set_id FROM artifacts WHERE status = 'pruned' AND pruned_at < ? ORDER BY pruned_at LIMIT ?",
+        )
+        .all(options.prunedBefore.toISOString(), options.limit) as { id: number; set_id: string }[];
+      const dropLocations = this.db.prepare('DELETE FROM locations WHERE artifact_id = ?');
+      const dropArtifact = this.db.prepare('DELETE FROM artifacts WHERE id = ?');
+      for (const a of pruned) {
+        dropLocations.run(a.id);
+        dropArtifact.run(a.id);
+      }
+      const dropSet = this.db.prepare(
+        "DELETE FROM sets WHERE id = ? AND status = 'pruned' AND NOT EXISTS (SELECT 1 FROM artifacts WHERE set_id = ?)",
+      );
+      for (const id of new Set(pruned.map((a) => a.set_id))) step.sets += dropSet.run(id, id).changes;
+      step.artifacts = pruned.length;
+
+      // Old runs' fine-grained events: the stage boundaries, warnings and errors stay; the
+      // info lines are counted per stage into the run's summary. Runs are taken in order from
+      // where the last step stopped, up to the first that is not finished long enough.
+      const mark = Number(this.getNote(EVENTS_MARK) ?? Number.MIN_SAFE_INTEGER);
+      const runs = this.db
+        .prepare('SELECT seq, id, status, ended_at FROM runs WHERE seq > ? ORDER BY seq LIMIT ?')
+        .all(mark, options.limit) as { seq: number; id: string; status: string; ended_at: string | null }[];
+      let last = mark;
+      const cutoff = options.eventsBefore.toISOString();
+      const count = this.db.prepare(
+        "SELECT COALESCE(stage, '') AS stage, COUNT(*) AS n, MIN(at) AS first, MAX(at) AS last FROM run_events WHERE run_id = ? AND type = 'info' GROUP BY stage",
+      );
+      const dropInfo = this.db.prepare("DELETE FROM run_events WHERE run_id = ? AND type = 'info'");
+      const keep = this.db.prepare('UPDATE runs SET events_summary = ? WHERE seq = ?');
+      for (const r of runs) {
+        const finished = r.status !== 'running' && r.status !== 'pending-approval' && r.ended_at !== null;
+        if (!finished || (r.ended_at as string) >= cutoff) break;
+        const stages = count.all(r.id) as { stage: string; n: number; first: string; last: string }[];
+        if (stages.length) {
+          const summary: EventsSummary = {
+            at: options.at.toISOString(),
+            info: Object.fromEntries(stages.map((x) => [x.stage, { n: x.n, first: x.first, last: x.last }])),
+          };
+          keep.run(JSON.stringify(summary), r.seq);
+          step.events += dropInfo.run(r.id).changes;
+          step.runs++;
+        }
+        last = r.seq;
+      }
+      if (last !== mark) this.setNote(EVENTS_MARK, String(last));
+      step.more =
+        pruned.length === options.limit || (runs.length === options.limit && last === runs.at(-1)?.seq);
+    })();
+    return step;
+  }
+
+  eventsSummary(runId: string): EventsSummary | undefined {
+    const row = this.db.prepare('SELECT events_summary FROM runs WHERE id = ?').get(runId) as
+      | { events_summary: string | null }
+      | undefined;
+    return row?.events_summary ? (JSON.parse(row.events_summary) as EventsSummary) : undefined;
   }
 
   snapshotTo(file: string): Promise<void> {

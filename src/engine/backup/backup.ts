@@ -1,6 +1,7 @@
 // The backup run: inventory → dump → verify → prune → report.
 import type { BackupRunResult, Run } from '../../domain/runs.js';
 import { describeError, ErrorCode, toAppError } from '../../errors.js';
+import { compactCatalog } from '../catalog/compact.js';
 import { loadInventory, selectAssets } from '../catalog/inventory.js';
 import { type PruneReport, pruneExpired } from '../catalog/prune.js';
 import type { EngineDeps } from '../deps.js';
@@ -119,7 +120,17 @@ export async function runBackup(deps: EngineDeps, request: BackupRequest): Promi
 
     // The set is safe now; pruning problems are reported but do not fail the backup.
     outcome.prune = await ctx
-      .stage('prune', async () => pruneExpired(deps, ctx))
+      .stage('prune', async () => {
+        const report = await pruneExpired(deps, ctx);
+        const compacted = await compactCatalog(deps);
+        if (compacted.artifacts || compacted.runs)
+          ctx.info(
+            `catalog compacted: rows of ${compacted.artifacts} long-pruned artifact(s) and ${compacted.sets} set(s) removed, ${compacted.events} old info event(s) of ${compacted.runs} run(s) summarised`,
+            { ...compacted },
+            'prune',
+          );
+        return report;
+      })
       .catch((err) => {
         ctx.warn(`prune did not complete: ${describeError(err)}`);
         return undefined;
