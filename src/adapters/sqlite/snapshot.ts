@@ -136,6 +136,9 @@ function prepareCopy(file: string, copy: string): void {
   }
 }
 
+/** Tables the triggers of migration 5 keep from other tables' rows: never copied. */
+const DERIVED = new Set(['run_counts', 'run_assets', 'catalog_assets']);
+
 /** INSERT … SELECT for every table we have, keeping ids (locations point at artifact ids). */
 function copyRows(db: Database.Database): { runs: number; sets: number } {
   // Tables are copied in name order, not parent first: foreign keys are checked at commit.
@@ -149,6 +152,8 @@ function copyRows(db: Database.Database): { runs: number; sets: number } {
   ).map((t) => t.name);
   const counts = { runs: 0, sets: 0 };
   for (const table of tables) {
+    // Summaries kept by triggers are filled by the triggers as the rows they sum arrive.
+    if (DERIVED.has(table)) continue;
     const theirs = new Set(
       (
         db.prepare('SELECT name FROM pragma_table_info(?, ?)').all(table, 'snapshot') as { name: string }[]
