@@ -1,5 +1,6 @@
 // The engine's facade: every front end, the scheduler and the metrics go through it.
 import type { Config } from '../config.js';
+import type { DatabaseAsset } from '../domain/assets.js';
 import type { Inventory } from '../domain/inventory.js';
 import type { Run, RunEvent, RunKind, RunStatus } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
@@ -12,7 +13,14 @@ import { loadInventory } from './catalog/inventory.js';
 import { planRetention, type RetentionPlan } from './catalog/prune.js';
 import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
+import { type ArchivePass, archivePass } from './pitr/archiver.js';
+import { type PitrState, pitrState, prerequisiteProblem, recoverablePoint } from './pitr/window.js';
+
+/** How long reports reuse Docker's volume and container listings. */
+export const LISTINGS_TTL_MS = 2000;
+
 import { buildPolicy, type PolicyRow } from './report/policy.js';
+import { cachedListings, SharedRead } from './report/shared-reads.js';
 import { buildStatus, type StatusReport } from './report/status.js';
 import {
   type RestoreOutcome,
@@ -30,7 +38,20 @@ import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.
 
 /** The one entry point front ends use: every `/dr` command goes through here. */
 export class Engine {
-  constructor(private readonly deps: EngineDeps) {}
+  constructor(private readonly deps: EngineDeps) {
+    this.listings = cachedListings(deps.runtime, deps.clock, LISTINGS_TTL_MS);
+    const reportDeps: EngineDeps = { ...deps, runtime: this.listings.runtime };
+    this.reportDeps = reportDeps;
+    const version = () => deps.store.version();
+    this.statusRead = new SharedRead(() => buildStatus(reportDeps), version);
+    this.policyRead = new SharedRead(() => buildPolicy(reportDeps), version);
+  }
+
+  /** Docker's listings as reports see them: kept briefly, dropped when a run starts or ends. */
+  private readonly listings: ReturnType<typeof cachedListings>;
+  private readonly reportDeps: EngineDeps;
+  private readonly statusRead: SharedRead<StatusReport>;
+  private readonly policyRead: SharedRead<PolicyRow[]>;
 
   /** The runs this process has in progress; refuses new ones once a stop began. */
   private readonly tracker = new RunTracker();
@@ -50,9 +71,12 @@ export class Engine {
     return this.deps.runtime.ping();
   }
 
-  /** What is protected now: assets, their policies, and what is invalid. */
+  /**
+   * What is protected now: assets, their policies, and what is invalid. Docker's listings may
+   * be up to LISTINGS_TTL_MS old (never older than the start or end of a run of this process).
+   */
   inventory(): Promise<Inventory> {
-    return loadInventory(this.deps);
+    return loadInventory(this.reportDeps);
   }
 
   /** Per asset, its newest complete backup set (or newest deep-verified one). */
@@ -88,24 +112,39 @@ export class Engine {
     this.deps.store.setNote(key, value);
   }
 
+  /** A run of this process may change containers and volumes: listings are read afresh. */
+  private tracked<R extends { observer?: RunObserver }, T>(
+    kind: RunKind,
+    request: R,
+    start: (request: R) => Promise<T>,
+  ): Promise<T> {
+    this.listings.invalidate();
+    const done = this.tracker.track(kind, request, start);
+    done.then(
+      () => this.listings.invalidate(),
+      () => this.listings.invalidate(),
+    );
+    return done;
+  }
+
   backup(request: BackupRequest): Promise<BackupOutcome> {
-    return this.tracker.track('backup', request, (r) => this.thenRemoveDebris(runBackup(this.deps, r)));
+    return this.tracked('backup', request, (r) => this.thenRemoveDebris(runBackup(this.deps, r)));
   }
 
   verify(request: Parameters<typeof runVerify>[1]): Promise<VerifyOutcome> {
-    return this.tracker.track('verify', request, (r) => this.thenRemoveDebris(runVerify(this.deps, r)));
+    return this.tracked('verify', request, (r) => this.thenRemoveDebris(runVerify(this.deps, r)));
   }
 
   test(request: Parameters<typeof runRecoveryTest>[1]): Promise<VerifyOutcome> {
-    return this.tracker.track('test', request, (r) => this.thenRemoveDebris(runRecoveryTest(this.deps, r)));
+    return this.tracked('test', request, (r) => this.thenRemoveDebris(runRecoveryTest(this.deps, r)));
   }
 
   restore(request: RestoreRequest): Promise<RestoreOutcome> {
-    return this.tracker.track('restore', request, (r) => this.thenRemoveDebris(runRestore(this.deps, r)));
+    return this.tracked('restore', request, (r) => this.thenRemoveDebris(runRestore(this.deps, r)));
   }
 
   undo(request: Parameters<typeof runUndo>[1]): Promise<RestoreOutcome> {
-    return this.tracker.track('undo', request, (r) => this.thenRemoveDebris(runUndo(this.deps, r)));
+    return this.tracked('undo', request, (r) => this.thenRemoveDebris(runUndo(this.deps, r)));
   }
 
   /**
@@ -117,7 +156,7 @@ export class Engine {
     gate: ApprovalGate;
     observer?: RunObserver;
   }): Promise<RestoreOutcome> {
-    return this.tracker.track('restore', request, (r) => this.thenRemoveDebris(resumeRestore(this.deps, r)));
+    return this.tracked('restore', request, (r) => this.thenRemoveDebris(resumeRestore(this.deps, r)));
   }
 
   /** Records an approval card, so that it can still be acted on after a restart. */
@@ -254,12 +293,17 @@ export class Engine {
     });
   }
 
+  /** The tier table and who is on it; requests at the same moment share one computation. */
   policy(): Promise<PolicyRow[]> {
-    return buildPolicy(this.deps);
+    return this.policyRead.get();
   }
 
+  /**
+   * Every asset's newest and newest verified backup against its RPO. Requests that arrive
+   * while one is computed, with nothing recorded since, share it (see SharedRead).
+   */
   status(): Promise<StatusReport> {
-    return buildStatus(this.deps);
+    return this.statusRead.get();
   }
 
   /** The newest `limit` runs, newest first; with `before` (a run id), the page older than it. */
@@ -325,6 +369,36 @@ export class Engine {
     const next = this.sweeping.then(() => removeDebris(this.deps));
     this.sweeping = next.catch(() => undefined);
     return next;
+  }
+
+  // --- point-in-time recovery (DESIGN §11; engine/pitr) ---
+
+  /** Protected databases whose tier has `pitr`: their binary logs are archived continuously. */
+  async pitrDatabases(): Promise<DatabaseAsset[]> {
+    const inventory = await this.inventory();
+    return inventory.assets.flatMap((a) =>
+      a.kind === 'database' && a.policy.protected && a.policy.pitrMs !== undefined ? [a] : [],
+    );
+  }
+
+  /** One archive pass for a database: its closed binary logs to every target (see archivePass). */
+  archiveLogs(db: DatabaseAsset): Promise<ArchivePass> {
+    return archivePass(this.deps, db);
+  }
+
+  /** Recovery windows, gaps in the log chain and the newest archived log of an asset. */
+  pitrState(asset: string): PitrState {
+    return pitrState(this.deps, asset);
+  }
+
+  /** The latest time an asset can be restored to from a deep-verified dump and its logs. */
+  recoverablePoint(asset: string): Date | undefined {
+    return recoverablePoint(this.deps, asset);
+  }
+
+  /** Why a database cannot have point-in-time recovery (the setting to change), if it cannot. */
+  pitrProblem(db: DatabaseAsset): Promise<string | undefined> {
+    return prerequisiteProblem(this.deps, db);
   }
 
   private sweeping: Promise<unknown> = Promise.resolve();

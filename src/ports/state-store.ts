@@ -110,6 +110,11 @@ export interface StateStore {
    * `ended`: one that started and ended).
    */
   lastRun(filter: { kind?: RunKind; asset?: string; status?: RunStatus[]; ended?: boolean }): Run | undefined;
+  /**
+   * Changes whenever anything is written to the state, by this process or another: equal
+   * values mean nothing changed in between (what a shared read may rely on).
+   */
+  version(): string;
   /** How many runs there are of each kind and status (kept as runs come and change). */
   runCounts(): Array<{ kind: RunKind; status: RunStatus; n: number }>;
   /**

@@ -435,6 +435,13 @@ export class SqliteStore implements StateStore {
     return row ? toRun(row) : undefined;
   }
 
+  version(): string {
+    // data_version moves on commits of other connections; total_changes() on this one's.
+    const other = this.db.pragma('data_version', { simple: true }) as number;
+    const own = (this.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    return `${other}:${own}`;
+  }
+
   runCounts(): Array<{ kind: RunKind; status: RunStatus; n: number }> {
     return this.db
       .prepare('SELECT kind, status, n FROM run_counts WHERE n > 0 ORDER BY kind, status')
