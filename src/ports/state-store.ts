@@ -240,6 +240,12 @@ export interface StateStore {
    */
   snapshot(): Buffer;
 
+  /**
+   * The same snapshot gzipped, with its sha256, taken and compressed off the event loop (a
+   * worker thread with its own read connection): what each backup uploads.
+   */
+  snapshotCompressed(): Promise<{ body: Buffer; sha256: string }>;
+
   /** True when the store holds no runs and no sets: a new host, or a lost state file. */
   isEmpty(): boolean;
 

@@ -26,6 +26,7 @@ import { importSet, reconcileLocations } from './catalog-import.js';
 import { migrate } from './migrations.js';
 import { markPitrLog, pitrLogs, savePitrLog } from './pitr-store.js';
 import { importSnapshot, stateIsEmpty, writeSnapshot } from './snapshot.js';
+import { type CompressedSnapshot, compressedSnapshotOf, compressImage } from './snapshot-offthread.js';
 
 type Row = Record<string, unknown>;
 
@@ -657,6 +658,12 @@ export class SqliteStore implements StateStore {
     if (image[18] === 2) image[18] = 1;
     if (image[19] === 2) image[19] = 1;
     return image;
+  }
+
+  snapshotCompressed(): Promise<CompressedSnapshot> {
+    // A file-backed state is read by a worker thread with its own connection; one in memory
+    // (tests) has nothing another connection could open.
+    return this.db.memory ? compressImage(this.snapshot()) : compressedSnapshotOf(this.db.name);
   }
 
   isEmpty(): boolean {

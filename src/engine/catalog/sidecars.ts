@@ -1,7 +1,4 @@
 // What a backup set says about the host (its manifest's `host`) and drbot's state snapshot beside it.
-import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import type { Asset } from '../../domain/assets.js';
 import { describeError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
@@ -51,7 +48,7 @@ async function uploadStateSnapshot(
   setId: string,
   targets: BackupTarget[],
 ): Promise<StateSnapshotRef> {
-  const body = await promisify(gzip)(deps.store.snapshot());
+  const { body, sha256 } = await deps.store.snapshotCompressed();
   const key = stateSnapshotKey(setId);
   await Promise.all(targets.map((t) => t.put(key, body)));
   // Older snapshots are superseded: keep a few, in case the newest cannot be read.
@@ -62,5 +59,5 @@ async function uploadStateSnapshot(
         await t.delete(old).catch(() => undefined);
     }),
   );
-  return { key, size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  return { key, size: body.length, sha256 };
 }
