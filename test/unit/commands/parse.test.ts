@@ -90,7 +90,17 @@ describe('parseArgs with the shipped commands', () => {
   ])('runs %s is an error naming the allowed range', (word, problem) => {
     const result = parseArgs(command('runs'), [word]);
 
-    expect(errorOf(result)).toBe(`${problem}\nusage: /dr runs [n]`);
+    expect(errorOf(result)).toBe(`${problem}\nusage: /dr runs [n] [--before <run-id>]`);
+  });
+
+  it('runs --before takes a run id, and refuses anything else naming the form', () => {
+    expect(parseArgs(command('runs'), ['5', '--before', 'run-40'])).toEqual({
+      ok: true,
+      args: { n: 5, before: 'run-40' },
+    });
+    expect(errorOf(parseArgs(command('runs'), ['--before', 'yesterday']))).toMatch(
+      /^before: must be a run id \(run-…\)\nusage: /,
+    );
   });
 
   it('run takes a run id', () => {
