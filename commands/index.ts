@@ -9,6 +9,7 @@ import { restore } from './restore.js';
 import { run } from './run.js';
 import { runs } from './runs.js';
 import { status } from './status.js';
+import { storage } from './storage.js';
 import { test } from './test.js';
 import { undo } from './undo.js';
 import { verify } from './verify.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CommandDefinition<never>[] = [
   cancel,
   policy,
   catalog,
+  storage,
 ] as unknown as CommandDefinition<never>[];
 
 export function findCommand(name: string): CommandDefinition<never> | undefined {

@@ -54,6 +54,44 @@ const listenAddress = z
  */
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
 
+/** Object Lock on an S3 target (DESIGN §10): every object is written with a retain-until date. */
+const objectLock = z
+  .object({
+    mode: z.enum(['governance', 'compliance']),
+    /** Days each object stays locked from its write; default: its asset's retention. */
+    days: z.number().int().min(1).max(36500).optional(),
+  })
+  .strict();
+
+/** How a restore brings back an artifact the bucket's lifecycle moved to an archive class. */
+const archiveRestore = z
+  .object({
+    /** S3's retrieval tier: Expedited (GLACIER only, minutes), Standard (hours), Bulk (cheapest). */
+    tier: z.enum(['Expedited', 'Standard', 'Bulk']).default('Standard'),
+    /** Days the restored copy stays readable. */
+    days: z.number().int().min(1).max(30).default(1),
+    /** How long a run waits for the copy before it stops (DEEP_ARCHIVE Standard: up to 12h). */
+    maxWait: span.default('48h'),
+  })
+  .strict();
+
+/** A tier's lifecycle transitions (`drbot storage apply`): to `storageClass` `days` after the write. */
+const transitions = z.array(
+  z
+    .object({
+      days: z.number().int().min(1).max(36500),
+      storageClass: z.enum([
+        'STANDARD_IA',
+        'ONEZONE_IA',
+        'INTELLIGENT_TIERING',
+        'GLACIER_IR',
+        'GLACIER',
+        'DEEP_ARCHIVE',
+      ]),
+    })
+    .strict(),
+);
+
 const s3Target = z
   .object({
     bucket: z.string().min(3),
@@ -83,6 +121,8 @@ const s3Target = z
      * always reads back.
      */
     confirm: z.enum(['checksum', 'read-back']).default('checksum'),
+    objectLock: objectLock.optional(),
+    archiveRestore: archiveRestore.optional(),
   })
   .strict();
 
@@ -93,6 +133,8 @@ const tier = z
     schedule: cron.optional(),
     retention: retention.optional(),
     backup: z.literal('none').optional(),
+    /** Lifecycle transitions of this tier's artifacts; default: see engine/storage/lifecycle.ts. */
+    transitions: transitions.optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the images the integration tests need, offline from Debian packages (no registry is
-# reachable): a busybox image, a MariaDB + PostgreSQL image and a Node.js base for the app image.
+# reachable): a busybox image, a MariaDB + PostgreSQL image, a Node.js base for the app image and
+# moto's S3 server.
 # Each is tagged with a hash of its recipe, so a rerun with an unchanged recipe reuses the image.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,11 +59,13 @@ docker tag "$db_tag" drbot-test/db:latest
 
 # node: the base the app image (Dockerfile) is built on offline; its own script, which prints its tag.
 node_tag=$(bash "$here/node-image.sh") || die "building the Node base image failed"
+# moto: a fuller S3 API (Object Lock, lifecycle, tagging) from Debian trixie; prints its tag.
+moto_tag=$(bash "$here/moto-image.sh") || die "building the moto S3 server image failed"
 # Older recipes' images are dead weight (the DB image is ~700 MB): drop them.
 for repo_tag in $(docker images --format '{{.Repository}}:{{.Tag}}' 'drbot-test/*'); do
   case "$repo_tag" in
-    "$busybox_tag" | "$db_tag" | "$node_tag" | *:latest) ;;
+    "$busybox_tag" | "$db_tag" | "$node_tag" | "$moto_tag" | *:latest) ;;
     *) docker rmi "$repo_tag" >/dev/null 2>&1 || true ;;
   esac
 done
-log "images ready: $busybox_tag $db_tag $node_tag"
+log "images ready: $busybox_tag $db_tag $node_tag $moto_tag"

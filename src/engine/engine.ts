@@ -34,6 +34,13 @@ import { type DebrisReport, removeDebris } from './runs/cleanup.js';
 import { settleOrphan, settleOrphanedApprovals } from './runs/pending-approvals.js';
 import type { RunObserver } from './runs/run-context.js';
 import { RunTracker, type ShutdownReport } from './runs/shutdown.js';
+import {
+  type AppliedLifecycle,
+  applyStorage,
+  checkImmutability,
+  storageLines,
+  storagePolicies,
+} from './storage/storage.js';
 import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.js';
 
 /** The one entry point front ends use: every `/dr` command goes through here. */
@@ -399,6 +406,28 @@ export class Engine {
   /** Why a database cannot have point-in-time recovery (the setting to change), if it cannot. */
   pitrProblem(db: DatabaseAsset): Promise<string | undefined> {
     return prerequisiteProblem(this.deps, db);
+  }
+
+  // --- storage: Object Lock, lifecycle rules, IAM policies (DESIGN §10) ---
+
+  /** Refuses a target configured with Object Lock whose bucket lacks it; warnings for unreachable ones. */
+  checkStorage(): Promise<string[]> {
+    return checkImmutability(this.deps.targets);
+  }
+
+  /** `storage policy`: the IAM policies for drbot's runtime credentials and for `storage apply`. */
+  storagePolicies(): ReturnType<typeof storagePolicies> {
+    return storagePolicies(this.deps.config);
+  }
+
+  /** `storage apply`: writes the S3 targets' lifecycle rules and reads them back. */
+  applyStorage(): Promise<AppliedLifecycle[]> {
+    return applyStorage(this.deps);
+  }
+
+  /** `policy` lines for storage: tier transitions, Object Lock and the lifecycle rules in force. */
+  storagePolicyLines(): Promise<string[]> {
+    return storageLines(this.deps);
   }
 
   private sweeping: Promise<unknown> = Promise.resolve();

@@ -1,4 +1,4 @@
-// What every front end does before it answers: rebuild an empty catalog, settle interrupted runs.
+// What every front end does before it answers: check Object Lock, rebuild an empty catalog, settle interrupted runs.
 import { type Run, restoreResult } from '../domain/runs.js';
 import type { Engine } from '../engine/engine.js';
 import type { DebrisReport } from '../engine/runs/cleanup.js';
@@ -16,6 +16,8 @@ export async function prepareEngine(
   style: 'chat' | 'cli' = 'chat',
 ): Promise<Notice[]> {
   const notices: Notice[] = [];
+  // A target configured with Object Lock on a bucket without it is refused before anything runs.
+  for (const w of await engine.checkStorage()) notices.push({ title: w, lines: [], level: 'warn' });
   const rebuilt = await engine.ensureCatalog();
   if (rebuilt) {
     notices.push({

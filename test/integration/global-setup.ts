@@ -16,7 +16,7 @@ export default function setup(): void {
       `integration tests need a Docker engine and none answers (docker info failed: ${(err as Error).message.split('\n')[0]}). Run them with \`npm test\`, which starts one.`,
     );
   }
-  for (const image of ['drbot-test/busybox:latest', 'drbot-test/db:latest']) {
+  for (const image of ['drbot-test/busybox:latest', 'drbot-test/db:latest', 'drbot-test/moto:latest']) {
     try {
       execFileSync('docker', ['image', 'inspect', image], { stdio: 'pipe' });
     } catch {

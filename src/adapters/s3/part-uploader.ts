@@ -28,6 +28,12 @@ export interface PartUploaderOptions {
   compareEtags: boolean;
   /** Turns an S3 error (or a {@link StoredBytesMismatch}) into the one reported. */
   wrap: (err: unknown) => Error;
+  /** Headers the object is created with (tags, Object Lock mode and retain-until). */
+  objectParams?: {
+    Tagging?: string;
+    ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+    ObjectLockRetainUntilDate?: Date;
+  };
 }
 
 /** What S3 reports it stored, checked against what was sent. */
@@ -225,6 +231,7 @@ export class PartUploader extends Writable {
           Key: this.o.key,
           ContentType: this.o.contentType,
           ...(this.o.storageClass ? { StorageClass: this.o.storageClass as never } : {}),
+          ...this.o.objectParams,
         }),
         { abortSignal: this.cancel.signal },
       )
@@ -250,6 +257,7 @@ export class PartUploader extends Writable {
             ContentMD5: md5.toString('base64'),
             ContentType: this.o.contentType,
             ...(this.o.storageClass ? { StorageClass: this.o.storageClass as never } : {}),
+            ...this.o.objectParams,
           }),
         );
         return await this.check(body.length, 0, md5.toString('hex'));

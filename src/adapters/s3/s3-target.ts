@@ -1,4 +1,5 @@
 // The S3 adapter of the backup-target port (S3 and S3-compatible buckets).
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -10,10 +11,20 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import type { S3TargetConfig } from '../../config.js';
-import { ErrorCode, externalError } from '../../errors.js';
+import { AppError, ErrorCode, externalError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { BackupTarget, TargetWrite, VersionedRead } from '../../ports/backup-target.js';
+import type {
+  BackupTarget,
+  LifecycleRule,
+  TargetWrite,
+  ThawOptions,
+  VersionedRead,
+  WriteOptions,
+} from '../../ports/backup-target.js';
+import { thawObject } from './archive-thaw.js';
 import { IncompleteUploads } from './incomplete-uploads.js';
+import { applyLifecycle, readLifecycle } from './lifecycle.js';
+import { ObjectLocks } from './object-lock.js';
 import { PartUploader, StoredBytesMismatch } from './part-uploader.js';
 
 const MiB = 1024 * 1024;
@@ -39,15 +50,30 @@ export function partSizeFor(sizeHint: number | undefined, configuredMiB?: number
   return Math.min(Math.max(floor, needed), 5 * 1024 * MiB);
 }
 
+/** Test seams of the S3 target: its clock and how an archive restore waits. */
+export interface S3TargetOptions {
+  now?: () => Date;
+  pollMs?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** Where a target's settings sit in the config (`s3` → `storage.s3`, `offsite-2` → `storage.offsite.1`). */
+function configKeyOf(name: string): string {
+  const offsite = /^offsite-(\d+)$/.exec(name);
+  return offsite ? `storage.offsite.${Number(offsite[1]) - 1}` : `storage.${name}`;
+}
+
 export class S3Target implements BackupTarget {
   readonly location: string;
   private readonly client: S3Client;
   private readonly prefix: string;
+  private readonly locks: ObjectLocks;
 
   constructor(
     readonly name: string,
     private readonly config: S3TargetConfig,
     private readonly log: Logger,
+    private readonly options: S3TargetOptions = {},
   ) {
     this.prefix = config.prefix.replace(/^\/+|\/+$/g, '');
     this.location = `s3://${config.bucket}/${this.prefix}`;
@@ -60,6 +86,14 @@ export class S3Target implements BackupTarget {
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
     });
+    this.locks = new ObjectLocks({
+      client: this.client,
+      bucket: config.bucket,
+      config,
+      describe: `${name} ${this.location}`,
+      configKey: configKeyOf(name),
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   async check(): Promise<void> {
@@ -68,10 +102,18 @@ export class S3Target implements BackupTarget {
     } catch (err) {
       throw this.fail(ErrorCode.S3_FAILED, `bucket ${this.config.bucket} is not reachable`, err);
     }
+    await this.locks.checkBucket();
   }
 
-  async write(key: string, sizeHint?: number): Promise<TargetWrite> {
+  /** With `objectLock`, refuses a bucket without Object Lock (see ObjectLocks.checkBucket). */
+  checkImmutability(): Promise<void> {
+    return this.locks.checkBucket();
+  }
+
+  async write(key: string, sizeHint?: number, options?: WriteOptions): Promise<TargetWrite> {
+    const params = await this.objectParams(key, options);
     const uploader = new PartUploader({
+      objectParams: params,
       client: this.client,
       bucket: this.config.bucket,
       key: this.key(key),
@@ -90,6 +132,7 @@ export class S3Target implements BackupTarget {
       stream: uploader,
       commit: async () => {
         const receipt = await uploader.done;
+        await this.ensureLocked(key, params);
         // With read-back, the engine downloads the object and compares its sha256.
         return this.config.confirm === 'read-back' ? undefined : receipt;
       },
@@ -113,18 +156,90 @@ export class S3Target implements BackupTarget {
     };
   }
 
-  async put(key: string, body: string | Buffer): Promise<void> {
+  async put(key: string, body: string | Buffer, options?: WriteOptions): Promise<void> {
+    const params = await this.objectParams(key, options);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     try {
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.config.bucket,
           Key: this.key(key),
-          Body: body,
+          Body: bytes,
+          // S3 refuses an object with a retain-until date without it; it checks the bytes too.
+          ContentMD5: createHash('md5').update(bytes).digest('base64'),
           StorageClass: this.config.storageClass,
+          ...params,
         }),
       );
     } catch (err) {
       throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `upload of ${this.key(key)} failed`, err);
+    }
+    await this.ensureLocked(key, params);
+  }
+
+  /** The retain-until date of the object's current version while it is locked (Object Lock). */
+  async lockedUntil(key: string): Promise<Date | undefined> {
+    try {
+      return await this.locks.lockOf(this.key(key));
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_FAILED, `cannot read the Object Lock of ${this.key(key)}`, err);
+    }
+  }
+
+  /** Makes an object in GLACIER or DEEP_ARCHIVE readable (see thawObject). */
+  async thaw(key: string, options: ThawOptions): Promise<void> {
+    try {
+      await thawObject(
+        {
+          client: this.client,
+          bucket: this.config.bucket,
+          key: this.key(key),
+          config: this.config,
+          describe: `${this.name} ${this.location}`,
+          ...(this.options.pollMs !== undefined ? { pollMs: this.options.pollMs } : {}),
+          ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
+          ...(this.options.now ? { now: this.options.now } : {}),
+        },
+        options,
+      );
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw this.fail(ErrorCode.S3_FAILED, `cannot make ${this.key(key)} readable`, err);
+    }
+  }
+
+  /** Replaces this target's lifecycle rules (ids starting `idPrefix`), keeping the bucket's others. */
+  async applyLifecycle(rules: LifecycleRule[], idPrefix: string): Promise<void> {
+    try {
+      await applyLifecycle(this.client, this.config.bucket, idPrefix, rules);
+    } catch (err) {
+      throw this.fail(
+        ErrorCode.S3_FAILED,
+        `cannot write bucket ${this.config.bucket}'s lifecycle rules`,
+        err,
+      );
+    }
+  }
+
+  async lifecycleRules(): Promise<LifecycleRule[]> {
+    try {
+      return await readLifecycle(this.client, this.config.bucket);
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_FAILED, `cannot read bucket ${this.config.bucket}'s lifecycle rules`, err);
+    }
+  }
+
+  private objectParams(key: string, options: WriteOptions | undefined) {
+    return this.locks.paramsFor(key, this.key(key), options).catch((err: unknown) => {
+      throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `cannot prepare the upload of ${this.key(key)}`, err);
+    });
+  }
+
+  private async ensureLocked(key: string, params: Awaited<ReturnType<ObjectLocks['paramsFor']>>) {
+    try {
+      await this.locks.ensureLocked(this.key(key), params);
+    } catch (err) {
+      throw this.fail(ErrorCode.S3_UPLOAD_FAILED, `Object Lock of ${this.key(key)}`, err);
     }
   }
 

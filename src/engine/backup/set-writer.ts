@@ -199,7 +199,10 @@ async function writeArtifact(
       // Every target is open before the dump starts: a dump nobody reads blocks forever (and a
       // PostgreSQL dump's snapshot holds its locks on every table meanwhile).
       const sizeHint = previousSize(deps, asset.name);
-      const opened = await Promise.allSettled(targets.map((t) => t.write(key, sizeHint)));
+      // The tier and retention let S3 targets tag the object and lock it (DESIGN §10).
+      const policy = asset.policy as typeof asset.policy | undefined;
+      const about = policy && { tier: policy.tier, retention: policy.retention };
+      const opened = await Promise.allSettled(targets.map((t) => t.write(key, sizeHint, about)));
       writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
       const refused = opened.find((o) => o.status === 'rejected');
       if (refused) throw refused.reason;

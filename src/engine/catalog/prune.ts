@@ -7,6 +7,7 @@ import { describeError, ErrorCode, externalError } from '../../errors.js';
 import type { SetRecord } from '../../ports/state-store.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
+import { lockedCopies } from '../storage/locks.js';
 import { loadInventory } from './inventory.js';
 import { buildManifest, MANIFEST_FILE, readManifest, writeManifest } from './manifest.js';
 
@@ -15,6 +16,8 @@ export interface PruneReport {
   /** Assets whose prune was refused, with why. */
   refused: string[];
   errors: string[];
+  /** Expired artifacts kept because a target still holds them under Object Lock, with when they become deletable. */
+  locked?: string[];
 }
 
 /**
@@ -65,6 +68,17 @@ export async function pruneExpired(deps: EngineDeps, ctx: RunContext): Promise<P
     const artifact = set.artifacts.find((a) => a.asset === e.asset && a.status === 'complete');
     if (!artifact) continue;
     const key = artifactKey(set.id, set.createdAt, artifact.file);
+    // Object Lock: a locked copy is never deleted early; the artifact stays, and says until when.
+    const lock = await lockedCopies(targets, key, clock.now());
+    report.errors.push(...lock.errors);
+    if (lock.locked.length || lock.errors.length) {
+      if (lock.locked.length) {
+        const line = `${set.id}/${artifact.file}: locked on ${lock.locked.join(', ')}; deletable from ${lock.deletableAt?.toISOString()}`;
+        report.locked = [...(report.locked ?? []), line];
+        ctx.info(`kept ${line}`, { setId: set.id, asset: e.asset }, 'prune');
+      }
+      continue;
+    }
     let ok = true;
     for (const t of targets) {
       try {

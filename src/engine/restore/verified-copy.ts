@@ -8,6 +8,7 @@ import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { identityFor, requireOpens, targetsWith } from '../catalog/artifact-read.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
+import { thawCopy } from '../storage/thaw.js';
 import { HashCounter } from '../streams/streams.js';
 import { checkOnTarget, recordCopyCheck } from '../verify/verify.js';
 
@@ -47,6 +48,7 @@ export async function verifyCopies(
       : [...new Set([a.readFrom, ...targetsWith(deps, artifact).map((t) => t.name)])];
     const failed: string[] = [];
     for (const name of order) {
+      await thawCopy(deps, ctx, set, artifact, name); // an archived copy (GLACIER) is restored first
       const check = await checkOnTarget(deps, set, artifact, name);
       recordCopyCheck(deps, set, artifact, check);
       const target = deps.targets.find((t) => t.name === name);
