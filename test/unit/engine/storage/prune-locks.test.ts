@@ -1,7 +1,7 @@
 // Retention on a target with Object Lock: a locked artifact is kept, with when it becomes deletable.
 import { describe, expect, it } from 'vitest';
-import { pruneExpired } from '../../../../src/engine/catalog/prune.js';
 import { artifactKey, setDirectory } from '../../../../src/domain/layout.js';
+import { pruneExpired } from '../../../../src/engine/catalog/prune.js';
 import type { BackupTarget } from '../../../../src/ports/backup-target.js';
 import { recordSet, reportDeps } from '../../../fixtures/report-deps.js';
 
