@@ -21,6 +21,7 @@ import { access, constants } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { stringify } from 'yaml';
 import { foreignCpuNow, startActivityMonitor } from './lib/activity.mjs';
 import * as C from './lib/contenders.mjs';
@@ -51,7 +52,7 @@ const USAGE = `usage: npm run bench -- [options]
                  each size is the database dump AND the volume (so 1GiB = ~2 GiB of data)
   --repeat N     interleaved rounds per size; medians are reported (default 3)
   --seed N       data seed (default 42): equal seeds give byte-identical data
-  --skip LIST    leave out contenders: naive, restic, restore, read-back
+  --skip LIST    leave out contenders: naive, restic, restore, read-back, encrypted
   --out DIR      where results go (default bench/results)
   --wait-idle M  minutes to wait for other Docker activity to end before a sample (default 20)
   --render FILE  only rewrite FILE.md from a results FILE.json (after report changes)
@@ -135,8 +136,8 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.repeat) || o.repeat < 1) throw usageError('--repeat must be a whole number ≥ 1');
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw usageError('--seed must be a whole number ≥ 0');
   for (const s of o.skip)
-    if (!['naive', 'restic', 'restore', 'read-back'].includes(s))
-      throw usageError(`--skip: unknown '${s}' (naive, restic, restore, read-back)`);
+    if (!['naive', 'restic', 'restore', 'read-back', 'encrypted'].includes(s))
+      throw usageError(`--skip: unknown '${s}' (naive, restic, restore, read-back, encrypted)`);
   o.sizeList = o.sizes
     .split(',')
     .filter(Boolean)
@@ -226,6 +227,16 @@ const ensureRestic = () =>
   });
 
 /** drbot compresses with igzip when it is installed (backup.compressor: auto), as in its image. */
+/** drbot encrypts with Debian's age when it is installed (encryption.tool: auto), as in its image. */
+const ensureAge = () =>
+  ensureTool({
+    bin: 'age',
+    pkg: 'age',
+    args: ['--version'],
+    pattern: /v?([\d.]+)/,
+    otherwise: ' (without it drbot encrypts with the age-encryption package, about 20× slower), or pass --skip encrypted',
+  });
+
 const ensureIgzip = () =>
   ensureTool({
     bin: 'igzip',
@@ -290,7 +301,7 @@ async function snapshotBuild(root) {
 // Workspace: a drbot.yaml with local dir + S3 (as test/fixtures/cli.ts writes one)
 // ---------------------------------------------------------------------------------------------
 
-function workspace(root, label, s3) {
+function workspace(root, label, s3, recipient) {
   const dir = join(root, `ws-${label}`);
   const ws = {
     dir,
@@ -339,6 +350,10 @@ function workspace(root, label, s3) {
     stringify({ ...config, storage: { ...config.storage, s3: { ...config.storage.s3, confirm: 'read-back' } } }),
   );
   ws.readBackEnv = { ...ws.env, DRBOT_CONFIG: ws.readBackConfigPath };
+  // The same encrypted with age to one recipient (no identity: a backup needs none).
+  ws.encryptedConfigPath = join(dir, 'drbot-encrypted.yaml');
+  writeFileSync(ws.encryptedConfigPath, stringify({ ...config, encryption: { recipients: [recipient] } }));
+  ws.encryptedEnv = { ...ws.env, DRBOT_CONFIG: ws.encryptedConfigPath };
   return ws;
 }
 
@@ -378,6 +393,7 @@ const BACKUP_ORDER = [
   'restic',
   'drbotLocal',
   'drbotReadBack',
+  'drbotEncrypted',
   'limitTar',
 ];
 const RESTORE_ORDER = ['rawRestore', 'drbotRestore'];
@@ -390,6 +406,7 @@ const RUNNERS = {
   drbotBackup: C.drbotBackup,
   drbotReadBack: C.drbotBackupReadBack,
   drbotLocal: C.drbotBackupLocal,
+  drbotEncrypted: C.drbotBackupEncrypted,
   rawRestore: C.rawRestore,
   drbotRestore: C.drbotRestore,
 };
@@ -510,6 +527,7 @@ async function main() {
   await ensureDocker();
   const resticInfo = opts.skip.includes('restic') ? undefined : await ensureRestic();
   const igzipInfo = await ensureIgzip();
+  const ageInfo = opts.skip.includes('encrypted') ? undefined : await ensureAge();
   if (!GNU_TIME)
     log('warning: /usr/bin/time not found; peak RSS is polled from /proc (may miss the last peak)');
 
@@ -538,6 +556,8 @@ async function main() {
 
   try {
     const drbotBin = await snapshotBuild(root);
+    // A recipient for the encrypted contender; its identity is not needed (nothing is decrypted).
+    const recipient = await identityToRecipient(await generateIdentity());
     await removeBenchObjects(); // leftovers of a bench that was killed hard
     const password = `bench-${randomBytes(12).toString('hex')}`;
     const dbEnv = await startDatabase(password);
@@ -551,6 +571,7 @@ async function main() {
     mkdirSync(join(root, 's3'));
     s3 = await startS3(join(root, 's3'), 'drbot-bench');
     const info = await machineInfo(resticInfo?.version, igzipInfo.version);
+    if (ageInfo) info.machine.age = ageInfo.version;
     const result = {
       startedAt: started.toISOString(),
       options: { sizes: opts.sizes, repeat: opts.repeat, seed: opts.seed, skip: opts.skip },
@@ -568,7 +589,7 @@ async function main() {
       await generateVolume({ seed: opts.seed, fromBytes: volumeSoFar, targetBytes: size.bytes, log });
       volumeSoFar = size.bytes;
       const generateMs = performance.now() - g0;
-      const ws = workspace(root, size.label, s3);
+      const ws = workspace(root, size.label, s3, recipient);
       const ctx = {
         root,
         dbEnv,
@@ -605,7 +626,8 @@ async function main() {
         (k) =>
           !(opts.skip.includes('naive') && k === 'naive') &&
           !(opts.skip.includes('restic') && k === 'restic') &&
-          !(opts.skip.includes('read-back') && k === 'drbotReadBack'),
+          !(opts.skip.includes('read-back') && k === 'drbotReadBack') &&
+          !(opts.skip.includes('encrypted') && k === 'drbotEncrypted'),
       );
       const restoreKeys = opts.skip.includes('restore') ? [] : RESTORE_ORDER;
       const samples = Object.fromEntries([...backupKeys, ...restoreKeys].map((k) => [k, []]));

@@ -240,6 +240,11 @@ export function drbotBackupReadBack(ctx) {
   return drbotBackupTo(ctx, ctx.ws.readBackEnv, false);
 }
 
+/** The same encrypted with age to one recipient (`encryption.recipients`): what encryption costs. */
+export function drbotBackupEncrypted(ctx) {
+  return drbotBackupTo(ctx, ctx.ws.encryptedEnv, false);
+}
+
 /** The same to the local directory only: drbot's pipeline without the S3 server's share. */
 export function drbotBackupLocal(ctx) {
   return drbotBackupTo(ctx, ctx.ws.localEnv, false);

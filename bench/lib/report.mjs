@@ -21,6 +21,10 @@ export const CONTENDERS = {
     label: 'drbot `backup all` → local directory only (the same without S3)',
     kind: 'backup',
   },
+  drbotEncrypted: {
+    label: 'drbot `backup all` → local + S3, encrypted with age (`encryption.recipients`, one recipient)',
+    kind: 'backup',
+  },
   rawRestore: { label: 'raw: `gunzip -c dump.sql.gz | mariadb`', kind: 'restore' },
   drbotRestore: { label: '**drbot `restore db-only --yes`**', kind: 'restore' },
 };
@@ -125,6 +129,14 @@ export function evaluateGoals(sizes) {
     per((m) => ratio(m.drbotLocal?.ms, m.restic?.ms)),
     'x',
     true,
+  );
+  // Client-side encryption (age, in the same streamed pass) against the same backup without it.
+  add(
+    'encryption',
+    'encryption costs ≤ 10 %: encrypted backup ≤ 1.10× the same backup unencrypted',
+    1.1,
+    per((m) => ratio(m.drbotEncrypted?.ms, m.drbotBackup?.ms)),
+    'x',
   );
   add(
     'restore',
@@ -246,6 +258,7 @@ export function sizeSection(z, previous, cores) {
     'drbotBackup',
     'drbotReadBack',
     'drbotLocal',
+    'drbotEncrypted',
   ]) {
     const c = m[key];
     if (!c) continue;
@@ -278,7 +291,16 @@ export function sizeSection(z, previous, cores) {
   out.push('');
   out.push('Where the time goes (medians):');
   out.push('');
-  for (const key of ['limitBoth', 'naive', 'restic', 'drbotBackup', 'drbotReadBack', 'drbotLocal', 'drbotRestore']) {
+  for (const key of [
+    'limitBoth',
+    'naive',
+    'restic',
+    'drbotBackup',
+    'drbotReadBack',
+    'drbotLocal',
+    'drbotEncrypted',
+    'drbotRestore',
+  ]) {
     if (!m[key]) continue;
     // A few ms is s3rver idling, not this contender.
     const extra = m[key].s3CpuMs >= 100 ? `; S3 server (s3rver) CPU ${cpu(m[key].s3CpuMs)}` : '';
@@ -302,7 +324,7 @@ export function markdown(result) {
   const mch = result.machine;
   out.push(
     `Machine: ${mch.cpu}, ${mch.cores} cores, ${mch.memGiB} GiB RAM, ${mch.os}, kernel ${mch.kernel}. ` +
-      `Node ${mch.node}, Docker ${mch.docker}, ${mch.mariadb}, restic ${mch.restic ?? 'not run'}, igzip ${mch.igzip ?? '?'}, s3rver ${mch.s3rver} on loopback.`,
+      `Node ${mch.node}, Docker ${mch.docker}, ${mch.mariadb}, restic ${mch.restic ?? 'not run'}, igzip ${mch.igzip ?? '?'}${mch.age ? `, age ${mch.age}` : ''}, s3rver ${mch.s3rver} on loopback.`,
   );
   out.push(
     `drbot at ${result.drbot.commit}${result.drbot.dirty ? ' (with uncommitted changes)' : ''}. ` +

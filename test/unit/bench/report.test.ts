@@ -176,3 +176,26 @@ describe("bench report: the S3 server's share of the cores", () => {
     ).toBeUndefined();
   });
 });
+
+describe('bench report: the cost of encryption', () => {
+  it('compares the encrypted backup with the same backup unencrypted, against 1.10×', () => {
+    const goals = evaluateGoals([
+      size('256MiB', { drbotBackup: [9000, 10_000, 9500], drbotEncrypted: [9800, 10_100, 10_300] }),
+      size('1GiB', { drbotBackup: [34_000], drbotEncrypted: [38_000] }),
+    ]);
+
+    const cost = goal(goals, 'encryption');
+    expect(cost.values[0]).toBeCloseTo(10_100 / 9500, 9);
+    expect(cost.values[1]).toBeCloseTo(38_000 / 34_000, 9);
+    expect(cost.met).toBe(false); // 1.12× at 1GiB
+    expect(goalsTable({ sizes: [{ label: '256MiB' }, { label: '1GiB' }], goals })).toContain(
+      '| encryption costs ≤ 10 %: encrypted backup ≤ 1.10× the same backup unencrypted | 1.06× | 1.12× | **missed** |',
+    );
+  });
+
+  it('is undecided when the encrypted contender was skipped', () => {
+    const goals = evaluateGoals([size('64MiB', { drbotBackup: [1000] })]);
+
+    expect(goal(goals, 'encryption')).toMatchObject({ values: [undefined], met: undefined });
+  });
+});
