@@ -5,6 +5,7 @@ import { catalog } from './catalog.js';
 import type { CommandDefinition } from './define.js';
 import { help } from './help.js';
 import { policy } from './policy.js';
+import { prune } from './prune.js';
 import { restore } from './restore.js';
 import { run } from './run.js';
 import { runs } from './runs.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CommandDefinition<never>[] = [
   run,
   cancel,
   policy,
+  prune,
   catalog,
   storage,
 ] as unknown as CommandDefinition<never>[];

@@ -48,6 +48,11 @@ export const policy = defineCommand({
         ]),
       );
     }
+    for (const a of assets.filter((x) => x.keptByRule)) {
+      lines.push('', `keep rules of ${a.name} (${formatRetention(a.retention)}), verified sets only:`);
+      for (const [rule, sets] of Object.entries(a.keptByRule ?? {}))
+        lines.push(`  ${rule.padEnd(8)} ${sets.length ? sets.join(', ') : '(none yet)'}`);
+    }
     if (assets.some((a) => a.coveredBy))
       lines.push(
         '',

@@ -6,7 +6,14 @@ import { z } from 'zod';
 import { ASSET_NAME, ASSET_NAME_RULE, ENV_NAME } from './domain/assets.js';
 import { AGE_RECIPIENT_RULE, isAgeRecipient } from './domain/age-keys.js';
 import { isValidCron } from './domain/cron.js';
-import { parseRetention, parseSpan, RETENTION_FORMAT, SPAN_FORMAT } from './domain/duration.js';
+import {
+  parseRetention,
+  parseSpan,
+  RETENTION_FORMAT,
+  type RetentionPeriod,
+  SPAN_FORMAT,
+} from './domain/duration.js';
+import { KEEP_FORMAT, type KeepRules, parseKeepRules } from './domain/keep-rules.js';
 import type { Tier } from './domain/policy.js';
 import { parseByteSize, SIZE_FORMAT } from './domain/size.js';
 import { AppError, ErrorCode } from './errors.js';
@@ -15,6 +22,32 @@ const span = z.string().refine((v) => parseSpan(v) !== undefined, { message: `mu
 const retention = z
   .string()
   .refine((v) => parseRetention(v) !== undefined, { message: `must be ${RETENTION_FORMAT}` });
+const keepCount = z.number().int().positive();
+const keepRules = z.union([
+  z.string().refine(
+    (v) => {
+      try {
+        return parseKeepRules(v) !== undefined;
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be ${KEEP_FORMAT}` },
+  ),
+  z
+    .object({
+      last: keepCount.optional(),
+      hourly: keepCount.optional(),
+      daily: keepCount.optional(),
+      weekly: keepCount.optional(),
+      monthly: keepCount.optional(),
+      yearly: keepCount.optional(),
+    })
+    .strict()
+    .refine((o) => Object.keys(o).length > 0, {
+      message: 'must name at least one rule (last, hourly, daily, weekly, monthly, yearly)',
+    }),
+]);
 // Five cron fields, each made of digits, `*`, `/`, `,`, `-` (node-cron validates the rest).
 const cron = z
   .string()
@@ -132,6 +165,8 @@ const tier = z
     rto: span.optional(),
     schedule: cron.optional(),
     retention: retention.optional(),
+    /** Keep rules beside the age (`7d+4w+12m`, or { daily: 7, weekly: 4 }): kept if either keeps it. */
+    keep: keepRules.optional(),
     backup: z.literal('none').optional(),
     /** Lifecycle transitions of this tier's artifacts; default: see engine/storage/lifecycle.ts. */
     transitions: transitions.optional(),
@@ -453,7 +488,20 @@ export function buildConfig(input: unknown, source?: string): Config {
   const problems: string[] = [];
   const tierMap = new Map<string, Tier>();
   for (const [tierName, t] of Object.entries(raw.tiers)) {
-    const ret = parseRetention(t.retention ?? '7days');
+    const parsedRet: RetentionPeriod | undefined =
+      t.retention === undefined && t.keep
+        ? { count: 0, unit: 'day' }
+        : parseRetention(t.retention ?? '7days');
+    const extra: KeepRules | undefined =
+      typeof t.keep === 'string'
+        ? parseKeepRules(t.keep)
+        : t.keep &&
+          (Object.fromEntries(Object.entries(t.keep).filter(([, v]) => v !== undefined)) as KeepRules);
+    if (extra && parsedRet?.keep)
+      problems.push(
+        `tiers.${tierName}: keep rules are given both in retention and in keep — give them in one place`,
+      );
+    const ret = parsedRet && extra ? { ...parsedRet, keep: extra } : parsedRet;
     tierMap.set(tierName, {
       name: tierName,
       rpoMs: t.rpo ? parseSpan(t.rpo) : undefined,

@@ -7,6 +7,8 @@
  * parsed by its own function so the context decides.
  */
 
+import { formatKeepRules, KEEP_FORMAT, type KeepRules, parseKeepRules } from './keep-rules.js';
+
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
@@ -27,13 +29,18 @@ export function parseSpan(text: string): number | undefined {
   return total > 0 ? total : undefined;
 }
 
+/**
+ * How long backups are kept: an age (`count` `unit`s; a count of 0 means no age rule) and/or
+ * keep rules (restic's keep-last/hourly/daily/weekly/monthly/yearly). A backup is kept while it
+ * is within the age or a keep rule keeps it.
+ */
 export interface RetentionPeriod {
   count: number;
   unit: 'day' | 'week' | 'month' | 'year';
+  keep?: KeepRules;
 }
 
-export const RETENTION_FORMAT =
-  '<n><unit> with unit d|day(s), w|week(s), m|month(s), y|year(s) (e.g. 7days, 1year, 7years)';
+export const RETENTION_FORMAT = `<n><unit> with unit d|day(s), w|week(s), m|month(s), y|year(s) (e.g. 7days, 1year, 7years), or ${KEEP_FORMAT}`;
 
 const RETENTION_UNITS: Record<string, RetentionPeriod['unit']> = {
   d: 'day',
@@ -51,6 +58,13 @@ const RETENTION_UNITS: Record<string, RetentionPeriod['unit']> = {
 };
 
 export function parseRetention(text: string): RetentionPeriod | undefined {
+  let keep: KeepRules | undefined;
+  try {
+    keep = parseKeepRules(text);
+  } catch {
+    return undefined;
+  }
+  if (keep) return { count: 0, unit: 'day', keep };
   const m = /^(\d+)\s*([a-z]+)$/i.exec(text.trim());
   if (!m) return undefined;
   const count = Number(m[1]);
@@ -89,7 +103,9 @@ function monthsBack(now: Date, months: number): Date {
 }
 
 export function formatRetention(p: RetentionPeriod): string {
-  return `${p.count} ${p.unit}${p.count === 1 ? '' : 's'}`;
+  const age = p.count > 0 ? `${p.count} ${p.unit}${p.count === 1 ? '' : 's'}` : '';
+  const keep = p.keep ? `keep ${formatKeepRules(p.keep)}` : '';
+  return [age, keep].filter(Boolean).join(' + ') || 'keep the newest only';
 }
 
 /** `93s` → `1m 33s`; `90061000` → `1d 1h`. Two largest units, for humans. */

@@ -180,6 +180,11 @@ export interface StateStore {
    * first, at most `limit`: what retention weighs.
    */
   artifactsBefore(asset: string, before: Date, limit: number): CatalogArtifact[];
+  /**
+   * The newest deep-verified complete artifact of `asset` in a complete backup set strictly
+   * older than `before` (by set time, then set id), or the newest of all: what keep rules walk.
+   */
+  olderVerified(asset: string, before?: { time: Date; id: string }): { id: string; time: Date } | undefined;
   /** The size of the newest complete artifact of `asset` that has one. */
   newestArtifactSize(asset: string): number | undefined;
 

@@ -295,6 +295,20 @@ export class SqliteStore implements StateStore {
     }));
   }
 
+  olderVerified(asset: string, before?: { time: Date; id: string }): { id: string; time: Date } | undefined {
+    const where = before ? ' AND (a.set_created_at < ? OR (a.set_created_at = ? AND a.set_id < ?))' : '';
+    const at = before?.time.toISOString();
+    const row = this.db
+      .prepare(
+        `SELECT a.set_id, a.set_created_at FROM artifacts a JOIN sets s ON s.id = a.set_id
+          WHERE a.asset = ? AND a.status = 'complete' AND a.deep_verified_at IS NOT NULL${where}
+            AND s.status = 'complete' AND s.purpose = 'backup'
+          ORDER BY a.set_created_at DESC, a.set_id DESC LIMIT 1`,
+      )
+      .get(asset, ...(before ? [at, at, before.id] : [])) as Row | undefined;
+    return row ? { id: row.set_id as string, time: new Date(row.set_created_at as string) } : undefined;
+  }
+
   newestArtifactSize(asset: string): number | undefined {
     const row = this.db
       .prepare(

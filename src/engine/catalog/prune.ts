@@ -1,6 +1,7 @@
 // Retention: deletes expired artifacts from every target, never an asset's last good backup.
 
 import { retentionCutoff } from '../../domain/duration.js';
+import { type KeepRule, keptByRules } from '../../domain/keep-rules.js';
 import { artifactKey, setDirectory } from '../../domain/layout.js';
 import { type PrunePlan, planPrune, type RetainedArtifact } from '../../domain/retention.js';
 import { describeError, ErrorCode, externalError } from '../../errors.js';
@@ -194,8 +195,22 @@ export async function planRetention(deps: EngineDeps): Promise<RetentionPlan> {
       });
     }
   }
+  // Keep rules jump from bucket to bucket down the verified sets: a few index reads per rule.
+  const byRules = new Map<string, Map<string, KeepRule[]>>();
+  for (const [asset, retention] of retentionByAsset)
+    if (retention.keep)
+      byRules.set(
+        asset,
+        keptByRules(retention.keep, (before) => store.olderVerified(asset, before)),
+      );
   const inUse = setsInUse(deps);
-  const plan = planPrune(now, retained, (asset) => retentionByAsset.get(asset), new Set(inUse.keys()));
+  const plan = planPrune(
+    now,
+    retained,
+    (asset) => retentionByAsset.get(asset),
+    new Set(inUse.keys()),
+    byRules,
+  );
   return { plan, inUse, more };
 }
 

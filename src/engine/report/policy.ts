@@ -2,6 +2,7 @@
 import { coveredByDump } from '../../domain/assets.js';
 import { longestInterval } from '../../domain/cron.js';
 import type { RetentionPeriod } from '../../domain/duration.js';
+import { type KeepRule, type KeepRules, keptByRules } from '../../domain/keep-rules.js';
 import { loadInventory } from '../catalog/inventory.js';
 import type { EngineDeps } from '../deps.js';
 
@@ -21,6 +22,8 @@ export interface PolicyRow {
     problem: string | undefined;
     /** A database's data volume: the database whose dump protects it (it is never archived live). */
     coveredBy: string | undefined;
+    /** With keep rules: per rule, the (verified) sets it keeps now, newest first. */
+    keptByRule?: Partial<Record<KeepRule, string[]>>;
   }>;
 }
 
@@ -61,6 +64,7 @@ export async function buildPolicy(deps: EngineDeps): Promise<PolicyRow[]> {
               ? 'not backed up, but its tier has an RPO'
               : 'schedule interval + last backup duration exceeds the RPO'
             : undefined;
+        const keep = a.policy.retention.keep;
         return {
           name: a.name,
           schedule,
@@ -68,6 +72,7 @@ export async function buildPolicy(deps: EngineDeps): Promise<PolicyRow[]> {
           worstCaseMs: worst,
           problem,
           coveredBy: undefined,
+          ...(keep ? { keptByRule: setsPerRule(deps, a.name, keep) } : {}),
         };
       });
     rows.push({
@@ -80,4 +85,12 @@ export async function buildPolicy(deps: EngineDeps): Promise<PolicyRow[]> {
     });
   }
   return rows;
+}
+
+/** Per keep rule, the sets it keeps of `asset` now (a few index reads per rule). */
+function setsPerRule(deps: EngineDeps, asset: string, rules: KeepRules): Partial<Record<KeepRule, string[]>> {
+  const out: Partial<Record<KeepRule, string[]>> = {};
+  for (const [setId, by] of keptByRules(rules, (before) => deps.store.olderVerified(asset, before)))
+    for (const rule of by) out[rule] = [...(out[rule] ?? []), setId];
+  return out;
 }
