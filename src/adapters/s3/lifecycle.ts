@@ -1,9 +1,9 @@
 // A bucket's lifecycle configuration: drbot's rules written beside the bucket's others, and read back.
 import {
   GetBucketLifecycleConfigurationCommand,
-  type LifecycleRule as S3LifecycleRule,
   PutBucketLifecycleConfigurationCommand,
   type S3Client,
+  type LifecycleRule as S3LifecycleRule,
   type TransitionStorageClass,
 } from '@aws-sdk/client-s3';
 import type { LifecycleRule } from '../../ports/backup-target.js';

@@ -6,6 +6,7 @@ import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -213,9 +214,10 @@ export class S3Target implements BackupTarget {
     try {
       await applyLifecycle(this.client, this.config.bucket, idPrefix, rules);
     } catch (err) {
+      // drbot's own credentials are denied this on purpose (see `drbot storage policy`).
       throw this.fail(
         ErrorCode.S3_FAILED,
-        `cannot write bucket ${this.config.bucket}'s lifecycle rules`,
+        `cannot write bucket ${this.config.bucket}'s lifecycle rules (this needs s3:PutLifecycleConfiguration: run it with the credentials of \`drbot storage policy --admin\`, not drbot's own)`,
         err,
       );
     }
@@ -276,7 +278,8 @@ export class S3Target implements BackupTarget {
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (version !== undefined && (e.$metadata?.httpStatusCode === 412 || e.name === 'PreconditionFailed'))
-        throw changed(undefined);
+        // A store that honours If-Match (S3 itself) answers 412 without the object: name what is there now.
+        throw changed(await this.currentEtag(key));
       throw this.fail(ErrorCode.S3_FAILED, `cannot read ${this.key(key)}`, err);
     }
     const stream = res.Body as Readable;
@@ -291,6 +294,17 @@ export class S3Target implements BackupTarget {
       throw changed(res.ETag);
     }
     return { stream, version: res.ETag };
+  }
+
+  private async currentEtag(key: string): Promise<string | undefined> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }),
+      );
+      return head.ETag;
+    } catch {
+      return undefined;
+    }
   }
 
   async delete(key: string): Promise<void> {
