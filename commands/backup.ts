@@ -30,6 +30,7 @@ export const backup = defineCommand({
       lines.push(`targets: ${o.targets.join(', ')}`);
       if (o.prune?.deleted.length) lines.push(`pruned ${o.prune.deleted.length} expired artifact(s)`);
       for (const r of o.prune?.refused ?? []) lines.push(`! ${r}`);
+      for (const l of o.prune?.locked ?? []) lines.push(`kept under Object Lock: ${l}`);
     } else {
       lines.push(`✗ ${o.run.id} backup ${args.target} failed; set ${o.setId} is not restorable`);
       for (const f of o.failures) lines.push(`  cause: ${f}`);
