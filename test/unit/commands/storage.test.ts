@@ -3,6 +3,7 @@ import { findCommand } from '../../../commands/index.js';
 import { parseArgs } from '../../../commands/parse.js';
 import { storage } from '../../../commands/storage.js';
 import { buildConfig } from '../../../src/config.js';
+import { storagePolicies } from '../../../src/engine/storage/storage.js';
 
 describe('storage command', () => {
   it('is registered and parses policy, policy --admin and apply', () => {
@@ -23,6 +24,38 @@ describe('storage command', () => {
     expect(parseArgs(storage, ['apply', '--admin'])).toEqual({
       ok: false,
       error: 'arguments: --admin goes with policy only\nusage: /dr storage policy|apply [--admin]',
+    });
+  });
+});
+
+describe('storage policy', () => {
+  const run = (config: ReturnType<typeof buildConfig>, admin: boolean) =>
+    storage.run({
+      args: { action: 'policy', admin },
+      engine: { storagePolicies: () => storagePolicies(config) },
+    } as never);
+
+  it('prints the IAM policy as JSON, the runtime one or with --admin the one for storage apply', async () => {
+    const config = buildConfig({ storage: { s3: { bucket: 'company-backups' } } });
+
+    const runtime = await run(config, false);
+    const admin = await run(config, true);
+
+    expect(runtime.ok).toBe(true);
+    expect(JSON.parse(runtime.text).Statement.map((s: { Sid: string }) => s.Sid)).toEqual([
+      'DrbotObjects',
+      'DrbotBucketRead',
+      'DrbotNeverDestroys',
+    ]);
+    expect(JSON.parse(admin.text).Statement[0].Action).toContain('s3:PutLifecycleConfiguration');
+  });
+
+  it('says so when there is no S3 target', async () => {
+    const r = await run(buildConfig({}), false);
+
+    expect(r).toEqual({
+      ok: false,
+      text: 'no S3 target is configured (storage.s3, storage.offsite): no policy to print',
     });
   });
 });
