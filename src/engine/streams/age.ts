@@ -6,7 +6,7 @@ import { Duplex, PassThrough, Readable, Writable } from 'node:stream';
 import { Decrypter, Encrypter } from 'age-encryption';
 import type { Config } from '../../config.js';
 import { parseIdentityFile } from '../../domain/age-keys.js';
-import { AppError, ErrorCode, externalError, userError } from '../../errors.js';
+import { ErrorCode, externalError, userError } from '../../errors.js';
 import { registerSecret } from '../../secrets.js';
 
 /**
@@ -278,9 +278,4 @@ function childStream(bin: string, args: string[], tool: string, code: ErrorCode)
   });
   done.catch(() => undefined);
   return { stream, done, tool };
-}
-
-/** True for the errors this module raises about keys (for callers that add context). */
-export function isIdentityError(err: unknown): boolean {
-  return err instanceof AppError && err.code === ErrorCode.IDENTITY_MISSING;
 }
