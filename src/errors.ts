@@ -54,6 +54,8 @@ export const ErrorCode = {
   OBJECT_LOCK_MISSING: 'OBJECT_LOCK_MISSING',
   /** An artifact is in an archive storage class and was not restored in time to be read. */
   ARTIFACT_ARCHIVED: 'ARTIFACT_ARCHIVED',
+  /** A backup hook (container label drbot.hooks.*) failed or is misconfigured. */
+  HOOK_FAILED: 'HOOK_FAILED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

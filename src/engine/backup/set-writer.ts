@@ -17,6 +17,7 @@ import { AGE_SUFFIX, type AgeStream, encrypterFor } from '../streams/age.js';
 import { type Compression, compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter, hashStream, StreamInspector } from '../streams/streams.js';
 import { whileRunning } from './container-gate.js';
+import { withHooks } from './hooks.js';
 import { type ArtifactSource, sourceFor } from './sources.js';
 import { withMountersStopped } from './stopped-archive.js';
 
@@ -194,90 +195,96 @@ async function writeArtifact(
   let writes: TargetWrite[] = [];
   let source: ArtifactSource | undefined;
   try {
-    // A database's dump needs its container running; a stopped archive stops the containers.
-    return await guarded(deps, ctx, asset, async () => {
-      // Every target is open before the dump starts: a dump nobody reads blocks forever (and a
-      // PostgreSQL dump's snapshot holds its locks on every table meanwhile).
-      const sizeHint = previousSize(deps, asset.name);
-      // The tier and retention let S3 targets tag the object and lock it (DESIGN §10).
-      const policy = asset.policy as typeof asset.policy | undefined;
-      const about = policy && { tier: policy.tier, retention: policy.retention };
-      const opened = await Promise.allSettled(targets.map((t) => t.write(key, sizeHint, about)));
-      writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-      const refused = opened.find((o) => o.status === 'rejected');
-      if (refused) throw refused.reason;
-      for (const t of targets)
-        store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
-      source = await sourceFor(deps.runtime, asset);
-      const compression = compress();
-      alog.info({ tool: source.tool, compressor: compression.tool, key }, 'dump started');
+    // Inside its containers' hooks (pre … post/error, finally); a database's dump needs its
+    // container running; a stopped archive stops the containers.
+    return await withHooks(deps, ctx, asset, () =>
+      guarded(deps, ctx, asset, async () => {
+        // Every target is open before the dump starts: a dump nobody reads blocks forever (and a
+        // PostgreSQL dump's snapshot holds its locks on every table meanwhile).
+        const sizeHint = previousSize(deps, asset.name);
+        // The tier and retention let S3 targets tag the object and lock it (DESIGN §10).
+        const policy = asset.policy as typeof asset.policy | undefined;
+        const about = policy && { tier: policy.tier, retention: policy.retention };
+        const opened = await Promise.allSettled(targets.map((t) => t.write(key, sizeHint, about)));
+        writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+        const refused = opened.find((o) => o.status === 'rejected');
+        if (refused) throw refused.reason;
+        for (const t of targets)
+          store.setLocation(artifactId, { target: t.name, key, status: 'writing', confirmedAt: undefined });
+        source = await sourceFor(deps.runtime, asset);
+        const compression = compress();
+        alog.info({ tool: source.tool, compressor: compression.tool, key }, 'dump started');
 
-      const inspector = new StreamInspector();
-      const hasher = new HashCounter();
-      const fanOut = new FanOut(
-        writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream })),
-      );
-      // Encrypted: the .gz is hashed before age (the manifest's plaintext hash), and what is
-      // stored after it (the hash SHA256SUMS and every confirmation use).
-      const encryption = encrypt?.();
-      const plainHasher = encryption ? new HashCounter() : undefined;
-      const flow =
-        encryption && plainHasher
-          ? pipeline(
-              source.stream,
-              inspector,
-              compression.stream,
-              plainHasher,
-              encryption.stream,
-              hasher,
-              fanOut,
-            )
-          : pipeline(source.stream, inspector, compression.stream, hasher, fanOut);
-      ctx.watchBytes(inspector, { asset: asset.name, action: asset.kind === 'volume' ? 'archive' : 'dump' });
-      const outcomes = await Promise.allSettled([
-        flow,
-        compression.done,
-        source.finished,
-        ...(encryption ? [encryption.done] : []),
-      ]);
-      if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
-      const { engineVersion } = source.check({
-        bytes: inspector.bytes,
-        head: inspector.head,
-        tail: inspector.tail,
-      });
-      const receipts = await Promise.all(writes.map((w) => w.commit()));
+        const inspector = new StreamInspector();
+        const hasher = new HashCounter();
+        const fanOut = new FanOut(
+          writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream })),
+        );
+        // Encrypted: the .gz is hashed before age (the manifest's plaintext hash), and what is
+        // stored after it (the hash SHA256SUMS and every confirmation use).
+        const encryption = encrypt?.();
+        const plainHasher = encryption ? new HashCounter() : undefined;
+        const flow =
+          encryption && plainHasher
+            ? pipeline(
+                source.stream,
+                inspector,
+                compression.stream,
+                plainHasher,
+                encryption.stream,
+                hasher,
+                fanOut,
+              )
+            : pipeline(source.stream, inspector, compression.stream, hasher, fanOut);
+        ctx.watchBytes(inspector, {
+          asset: asset.name,
+          action: asset.kind === 'volume' ? 'archive' : 'dump',
+        });
+        const outcomes = await Promise.allSettled([
+          flow,
+          compression.done,
+          source.finished,
+          ...(encryption ? [encryption.done] : []),
+        ]);
+        if (outcomes.some((o) => o.status === 'rejected')) throw pickCause(outcomes);
+        const { engineVersion } = source.check({
+          bytes: inspector.bytes,
+          head: inspector.head,
+          tail: inspector.tail,
+        });
+        const receipts = await Promise.all(writes.map((w) => w.commit()));
 
-      const ended = clock.now();
-      store.updateArtifact(artifactId, {
-        size: hasher.bytes,
-        rawSize: inspector.bytes,
-        sha256: hasher.sha256,
-        ...(engineVersion ? { engineVersion } : {}),
-        endedAt: ended,
-      });
-      const ms = ended.getTime() - started.getTime();
-      ctx.info(
-        `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}${encryption ? `, ${encryption.tool} to ${deps.config.encryption.recipients.length} recipient(s)` : ''}) sha256 ${hasher.sha256.slice(0, 12)}…`,
-        { asset: asset.name, ms },
-      );
-      const summary: ArtifactSummary = {
-        asset: asset.name,
-        kind: artifactKindOf(asset),
-        file,
-        size: hasher.bytes,
-        rawSize: inspector.bytes,
-        sha256: hasher.sha256,
-        ms,
-      };
-      return {
-        summary,
-        id: artifactId,
-        key,
-        receipts,
-        ...(plainHasher ? { plaintext: { sha256: plainHasher.sha256, size: plainHasher.bytes } } : {}),
-      };
-    });
+        const ended = clock.now();
+        store.updateArtifact(artifactId, {
+          size: hasher.bytes,
+          rawSize: inspector.bytes,
+          sha256: hasher.sha256,
+          ...(engineVersion ? { engineVersion } : {}),
+          endedAt: ended,
+        });
+        const ms = ended.getTime() - started.getTime();
+        ctx.info(
+          `${asset.name}: ${file} ${hasher.bytes} bytes (raw ${inspector.bytes}, ${compression.tool}${encryption ? `, ${encryption.tool} to ${deps.config.encryption.recipients.length} recipient(s)` : ''}) sha256 ${hasher.sha256.slice(0, 12)}…`,
+          { asset: asset.name, ms },
+        );
+        const summary: ArtifactSummary = {
+          asset: asset.name,
+          kind: artifactKindOf(asset),
+          file,
+          size: hasher.bytes,
+          rawSize: inspector.bytes,
+          sha256: hasher.sha256,
+          ms,
+        };
+        return {
+          summary,
+          id: artifactId,
+          key,
+          receipts,
+          ...(plainHasher ? { plaintext: { sha256: plainHasher.sha256, size: plainHasher.bytes } } : {}),
+        };
+      }),
+    );
   } catch (err) {
     const e = inContext(err, asset.name, asset.kind === 'volume' ? 'archive' : 'dump');
     // Whatever failed, the producer stops: its exec or archive connection closes, and the

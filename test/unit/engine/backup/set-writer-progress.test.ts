@@ -54,6 +54,7 @@ describe('writeSet progress', () => {
     const archive = Buffer.alloc(256 * 1024, 'v');
     const runtime = {
       exportVolume: async () => ({ stream: Readable.from([archive]), done: Promise.resolve() }),
+      listContainers: async () => [],
     } as unknown as ContainerRuntime;
     const store = openSqliteStore(':memory:');
     const log = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }), level: 'silent' });
