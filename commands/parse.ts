@@ -1,5 +1,7 @@
 // Command-line words into a command's arguments: positionals, flags, and the shared argument schemas.
 import { z } from 'zod';
+import { parseSpan } from '../src/domain/duration.js';
+import { POINT_IN_TIME_FORMAT, parsePointInTime } from '../src/domain/pitr.js';
 import type { CommandDefinition } from './define.js';
 
 export type ParseResult<A> = { ok: true; args: A } | { ok: false; error: string };
@@ -71,3 +73,10 @@ export const countArg = (fallback: number, max: number) =>
 export const targetArg = z
   .string()
   .regex(/^(local|s3|offsite-\d+)$/, { message: 'must be a target name: local, s3 or offsite-<n>' });
+
+/** `--to` of a restore: an ISO-8601 time or a time before now (`-10m`); see parsePointInTime. */
+export const pointInTimeArg = z
+  .string()
+  .refine((v) => parsePointInTime(v, new Date(), parseSpan) !== undefined, {
+    message: `must be ${POINT_IN_TIME_FORMAT}`,
+  });

@@ -2,14 +2,17 @@
 import { z } from 'zod';
 import { parseScope } from '../src/domain/restore-plan.js';
 import { defineCommand } from './define.js';
-import { targetArg } from './parse.js';
+import { parseSpan } from '../src/domain/duration.js';
+import { parsePointInTime } from '../src/domain/pitr.js';
+import { pointInTimeArg, targetArg } from './parse.js';
 import { restoreText } from './restore-format.js';
 
 export const restore = defineCommand({
   name: 'restore',
   summary:
     'Disaster recovery: assess → approve → verify → restore (after a safety snapshot) → resume → postmortem',
-  usage: 'restore full|db-only|<asset> [--from <set-id>] [--source <target>] [--env-file <file>] [--yes]',
+  usage:
+    'restore full|db-only|<asset> [--from <set-id>] [--to <time>] [--source <target>] [--env-file <file>] [--yes]',
   positionals: ['target'],
   flags: {
     from: { type: 'string', description: 'restore from this set instead of the newest complete one' },
@@ -19,6 +22,11 @@ export const restore = defineCommand({
       description: 'KEY=value file with secret values for containers a bare-host restore re-creates',
     },
     yes: { type: 'boolean', description: 'approve the plan (command line and terminal only)' },
+    to: {
+      type: 'string',
+      description:
+        'restore the databases to this point in time (ISO-8601, or before now: -10m): base dump + archived binary logs',
+    },
   },
   args: z.object({
     target: z
@@ -31,12 +39,14 @@ export const restore = defineCommand({
     source: targetArg.optional(),
     'env-file': z.string().min(1).optional(),
     yes: z.boolean().default(false),
+    to: pointInTimeArg.optional(),
   }),
   access: { role: 'operator', destructive: true },
   async run({ args, engine, requester, gate, observer }) {
     const o = await engine.restore({
       scope: parseScope(args.target),
       from: args.from,
+      ...(args.to ? { to: parsePointInTime(args.to, engine.now(), parseSpan) as Date } : {}),
       requester,
       ...(args.source ? { source: args.source } : {}),
       ...(args['env-file'] ? { envFile: args['env-file'] } : {}),
@@ -45,7 +55,10 @@ export const restore = defineCommand({
     });
     return {
       ok: o.status === 'succeeded',
-      text: restoreText(`restore ${args.target}${args.from ? ` --from ${args.from}` : ''}`, o),
+      text: restoreText(
+        `restore ${args.target}${args.from ? ` --from ${args.from}` : ''}${args.to ? ` --to ${args.to}` : ''}`,
+        o,
+      ),
       data: o,
     };
   },

@@ -101,6 +101,7 @@ export const status = defineCommand({
       lines.push('', 'errors (fix these labels or config entries; these assets are not backed up):');
       for (const i of s.invalid) lines.push(`  ${i.kind} ${i.name}: ${i.problems.join('; ')}`);
     }
+    if (s.pitr?.length) lines.push('', 'point-in-time recovery:', ...s.pitr);
     lines.push('', `targets: ${s.targets.join(', ')}`);
     if (s.lastRun)
       lines.push(

@@ -168,6 +168,8 @@ const tier = z
     /** Keep rules beside the age (`7d+4w+12m`, or { daily: 7, weekly: 4 }): kept if either keeps it. */
     keep: keepRules.optional(),
     backup: z.literal('none').optional(),
+    /** Point-in-time recovery (DESIGN §11): the longest a binary log may stay un-archived, or off. */
+    pitr: z.union([z.literal('off'), span]).optional(),
     /** Lifecycle transitions of this tier's artifacts; default: see engine/storage/lifecycle.ts. */
     transitions: transitions.optional(),
   })
@@ -204,7 +206,7 @@ const service = z
  * every 10 minutes leaves 5 minutes of its 15.
  */
 export const DEFAULT_TIERS = {
-  critical: { rpo: '15m', rto: '1h', schedule: '*/10 * * * *', retention: '7years' },
+  critical: { rpo: '15m', rto: '1h', schedule: '*/10 * * * *', retention: '7years', pitr: '1m' },
   important: { rpo: '26h', rto: '4h', schedule: '0 2 * * *', retention: '1year' },
   logs: { rpo: '8d', rto: '24h', schedule: '0 3 * * 0', retention: '90days' },
   temporary: { backup: 'none' as const, retention: '7days' },
@@ -508,6 +510,7 @@ export function buildConfig(input: unknown, source?: string): Config {
       rtoMs: t.rto ? parseSpan(t.rto) : undefined,
       schedule: t.backup === 'none' ? undefined : t.schedule,
       retention: ret ?? { count: 7, unit: 'day' },
+      ...(t.pitr && t.pitr !== 'off' ? { pitrMs: parseSpan(t.pitr) as number } : {}),
     });
   }
   raw.databases.forEach((db, i) => {

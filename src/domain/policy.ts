@@ -22,6 +22,8 @@ export interface Tier {
   /** Cron expression, or undefined when the tier is not backed up. */
   schedule: string | undefined;
   retention: RetentionPeriod;
+  /** Point-in-time recovery: the longest a database's log may stay un-archived (tier key `pitr`). */
+  pitrMs?: number;
 }
 
 /** The policy that applies to one asset after labels override the tier. */
@@ -34,6 +36,8 @@ export interface EffectivePolicy {
   rtoMs: number | undefined;
   /** Backed up at all (false for `backup=none` or a tier without schedule). */
   protected: boolean;
+  /** Its tier's `pitr` interval: databases get continuous log archiving (DESIGN §11). */
+  pitrMs?: number;
 }
 
 /** The result of reading an asset's labels: a policy, or what is wrong with them. */
@@ -91,6 +95,7 @@ export function readPolicyLabels(
       rpoMs: tier.rpoMs,
       rtoMs: tier.rtoMs,
       protected: schedule !== undefined,
+      ...(tier.pitrMs !== undefined ? { pitrMs: tier.pitrMs } : {}),
     },
   };
 }

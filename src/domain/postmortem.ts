@@ -107,6 +107,14 @@ export function renderPostmortem(p: PostmortemInput): string {
     }
     if (plan.stopContainers.length)
       lines.push('', `Containers stopped and started again: ${plan.stopContainers.join(', ')}.`);
+    const pit = plan.assets.flatMap((a) =>
+      a.pointInTime
+        ? [
+            `- ${cell(a.asset)}: target time ${time(new Date(a.pointInTime.to))}; base ${a.setId}, then ${a.pointInTime.logs.length} archived binary log(s) (${a.pointInTime.logs.join(', ')}); last change replayed at ${a.pointInTime.lastChangeAt ? time(new Date(a.pointInTime.lastChangeAt)) : 'none (not replayed)'}; data-loss window ${formatSpan(a.lossWindowMs)} (target − last change replayed)`,
+          ]
+        : [],
+    );
+    if (pit.length) lines.push('', 'Point in time:', '', ...pit);
     const reasons = plan.assets.filter((a) => a.readReason).map((a) => `- ${cell(a.asset)}: ${a.readReason}`);
     if (reasons.length) lines.push('', 'Why these copies were read:', '', ...reasons);
     const r = plan.rebuild;

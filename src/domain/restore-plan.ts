@@ -32,6 +32,22 @@ export interface PlannedAsset {
   /** Volumes: whether it exists now (a missing one is recreated with its recorded labels). */
   exists?: boolean;
   labels?: Record<string, string>;
+  /** `--to`: the dump is the base, and these archived logs are replayed up to the target time. */
+  pointInTime?: PlannedPointInTime;
+}
+
+/** A point-in-time restore of one database (DESIGN §11). */
+export interface PlannedPointInTime {
+  /** The target time (ISO): every change stamped up to its second is replayed. */
+  to: string;
+  /** The archived logs replayed, in order, and their keys on the targets. */
+  logs: string[];
+  keys: string[];
+  /** The recovery window the target was found in. */
+  windowFrom: string;
+  windowTo: string;
+  /** After the replay: the time of the last change replayed (the data-loss window ends there). */
+  lastChangeAt?: string;
 }
 
 /** What a bare-host restore re-creates from the set's recorded host (names only, no values). */
@@ -76,6 +92,9 @@ export function planFingerprint(plan: Omit<RestorePlan, 'fingerprint'>): string 
     assets: plan.assets.map((a) => [a.asset, a.setId, a.sha256, a.readFrom]),
     stop: plan.stopContainers,
     ...(plan.rebuild ? { rebuild: plan.rebuild } : {}),
+    ...(plan.assets.some((a) => a.pointInTime)
+      ? { to: plan.assets.map((a) => a.pointInTime?.to ?? null) }
+      : {}),
   };
   return createHash('sha256').update(JSON.stringify(essence)).digest('hex').slice(0, 16);
 }

@@ -52,6 +52,8 @@ export interface RestoreRequestRecord {
   /** The path of `--env-file` (its values are read again, never stored). */
   envFile?: string;
   undoOf?: string;
+  /** `--to` as an ISO time: a restore to a point in time. */
+  to?: string;
 }
 
 export interface RestoreRunResult {

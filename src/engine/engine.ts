@@ -1,6 +1,7 @@
 // The engine's facade: every front end, the scheduler and the metrics go through it.
 import type { Config } from '../config.js';
 import type { DatabaseAsset } from '../domain/assets.js';
+import type { PitrLog } from '../domain/pitr.js';
 import type { Inventory } from '../domain/inventory.js';
 import type { Run, RunEvent, RunKind, RunStatus } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
@@ -14,7 +15,13 @@ import { planRetention, type RetentionPlan } from './catalog/prune.js';
 import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
 import { type ArchivePass, archivePass } from './pitr/archiver.js';
-import { type PitrState, pitrState, prerequisiteProblem, recoverablePoint } from './pitr/window.js';
+import {
+  type PitrState,
+  pitrPolicyLines,
+  pitrState,
+  prerequisiteProblem,
+  recoverablePoint,
+} from './pitr/window.js';
 
 /** How long reports reuse Docker's volume and container listings. */
 export const LISTINGS_TTL_MS = 2000;
@@ -406,6 +413,16 @@ export class Engine {
   /** Why a database cannot have point-in-time recovery (the setting to change), if it cannot. */
   pitrProblem(db: DatabaseAsset): Promise<string | undefined> {
     return prerequisiteProblem(this.deps, db);
+  }
+
+  /** An asset's archived logs (not pruned), oldest first. */
+  archivedLogs(asset: string): PitrLog[] {
+    return this.deps.store.pitrLogs(asset);
+  }
+
+  /** `policy` lines for point-in-time recovery: tiers' `pitr` and databases that cannot have it. */
+  async pitrPolicy(): Promise<string[]> {
+    return pitrPolicyLines(this.deps, await this.inventory());
   }
 
   // --- storage: Object Lock, lifecycle rules, IAM policies (DESIGN §10) ---

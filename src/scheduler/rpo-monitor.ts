@@ -4,6 +4,7 @@ import { previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
 import { rpoBreached } from '../domain/policy.js';
 import type { Engine } from '../engine/engine.js';
+import { describeGap } from '../engine/pitr/window.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { AlertRecord } from '../ports/state-store.js';
 
@@ -40,7 +41,17 @@ export class RpoMonitor {
       const lastError = engine.lastFailure(asset.name)?.error;
       const errorNote = lastError ? `; last error: ${lastError}` : '';
       const rpo = asset.policy.rpoMs;
-      if (rpo !== undefined) {
+      // A point-in-time database is measured by how far its logs carry its verified dumps.
+      const pitrMs = asset.kind === 'database' ? asset.policy.pitrMs : undefined;
+      const point = pitrMs !== undefined ? engine.recoverablePoint(asset.name) : undefined;
+      if (pitrMs !== undefined && point) {
+        const age = now.getTime() - point.getTime();
+        if (age > pitrMs) {
+          const gaps = engine.pitrState(asset.name).gaps.map(describeGap);
+          const detail = `${asset.name}: restorable only up to ${stamp(point)}, ${formatSpan(age)} ago (pitr ${formatSpan(pitrMs)}): its binary logs stopped flowing${gaps.length ? `; gap in the log chain: ${gaps.join('; ')}` : ''}${errorNote}`;
+          current.set(`${asset.name}:rpo`, { asset: asset.name, kind: 'rpo', detail });
+        }
+      } else if (rpo !== undefined) {
         const age = verified ? now.getTime() - verified.createdAt.getTime() : undefined;
         if (rpoBreached(rpo, verified?.createdAt, now)) {
           const detail =

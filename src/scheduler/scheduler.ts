@@ -7,6 +7,7 @@ import type { Engine } from '../engine/engine.js';
 import { describeError, ErrorCode, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../ports/notifier.js';
+import { PitrLoop } from './pitr-loop.js';
 import { RpoMonitor } from './rpo-monitor.js';
 
 const DIGEST_NOTE = 'scheduler.digest';
@@ -29,7 +30,11 @@ export class Scheduler {
     private readonly log: Logger,
   ) {
     this.monitor = new RpoMonitor(engine, notifier);
+    this.pitr = new PitrLoop(engine, log);
   }
+
+  /** The archive passes of point-in-time databases, on their own clock (see PitrLoop). */
+  readonly pitr: PitrLoop;
 
   /** Starts the minute tick, and catches up once on schedules missed while drbot was down. */
   start(): void {
@@ -40,9 +45,12 @@ export class Scheduler {
       );
     });
     void this.catchUp(now).catch((err) => this.log.error({ err: describeError(err) }, 'catch-up failed'));
+    // Point-in-time recovery: binary logs archived continuously (DESIGN §11).
+    this.pitr.start();
   }
 
   async stop(): Promise<void> {
+    this.pitr.stop();
     await this.task?.stop();
   }
 

@@ -4,6 +4,7 @@ import { type Asset, type DatabaseAsset, FALLBACK_PASSWORD_ENVS } from '../../do
 import { ErrorCode, externalError, inContext } from '../../errors.js';
 import type { ContainerRuntime, ExecResult } from '../../ports/container-runtime.js';
 import { registerSecret } from '../../secrets.js';
+import { binlogSettings } from '../pitr/mysql-binlog.js';
 
 /** An asset's raw bytes as a stream, plus how to judge them once the stream has ended. */
 export interface ArtifactSource {
@@ -89,7 +90,7 @@ export async function databaseSource(runtime: ContainerRuntime, db: DatabaseAsse
   const { tool, version } = await firstAvailable(runtime, db, candidates);
   const cmd = postgres
     ? [tool, '--username', db.user, '--no-password', '--clean', '--if-exists']
-    : [tool, `--user=${db.user}`, ...MYSQL_DUMP_ARGS];
+    : [tool, `--user=${db.user}`, ...MYSQL_DUMP_ARGS, ...(await binlogPositionArgs(runtime, db, password))];
   const env = postgres ? [`PGPASSWORD=${password}`] : [`MYSQL_PWD=${password}`];
   const exec = await runtime.execStream(db.container, { cmd, env });
   const finished = exec.done.then((res) => {
@@ -137,6 +138,22 @@ export async function databaseSource(runtime: ContainerRuntime, db: DatabaseAsse
       return { engineVersion: m?.[1] ? `${db.engine} ${m[1]}` : undefined };
     },
   };
+}
+
+/**
+ * Point-in-time recovery replays binary logs from where a dump ends: with binary logging on,
+ * a database whose tier has `pitr` is dumped with `--master-data=2`, which writes that position
+ * into the dump as a comment. Without binary logging the option would fail the dump: none then.
+ */
+async function binlogPositionArgs(
+  runtime: ContainerRuntime,
+  db: DatabaseAsset,
+  password: string,
+): Promise<string[]> {
+  if (db.policy.pitrMs === undefined) return [];
+  const t = { runtime, container: db.container, engine: db.engine, user: db.user, password, asset: db.name };
+  const settings = await binlogSettings(t).catch(() => undefined);
+  return settings?.logBin ? ['--master-data=2'] : [];
 }
 
 /** A volume's content as a tar stream through the engine's archive API. */

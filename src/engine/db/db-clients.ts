@@ -106,6 +106,11 @@ export interface DumpContents {
   databases: Set<string>;
   /** Keyed by `tableLabel` (each name quoted when it is not plain, so keys never collide). */
   tables: Map<string, DumpTable>;
+  /**
+   * MySQL/MariaDB: where the dump's data ends in the binary logs, from the comment
+   * `--master-data=2` / `--source-data=2` writes; point-in-time recovery replays from there.
+   */
+  binlogPosition?: { file: string; position: number };
 }
 
 /**
@@ -186,6 +191,14 @@ export class DumpAnalyzer extends Transform {
   }
 
   private mysqlLine(line: string): void {
+    const position =
+      /^-- CHANGE (?:MASTER|REPLICATION SOURCE) TO (?:MASTER|SOURCE)_LOG_FILE='([^']+)', (?:MASTER|SOURCE)_LOG_POS=(\d+);/.exec(
+        line,
+      );
+    if (position?.[1] && position[2] && !this.contents.binlogPosition) {
+      this.contents.binlogPosition = { file: position[1], position: Number(position[2]) };
+      return;
+    }
     const use = /^USE `((?:[^`]|``)+)`;/.exec(line) ?? /^-- Current Database: `((?:[^`]|``)+)`/.exec(line);
     if (use?.[1]) {
       this.db = unquoteMysqlIdent(use[1]);

@@ -5,6 +5,7 @@ import { rpoBreached } from '../../domain/policy.js';
 import { newestPerAsset } from '../catalog/catalog.js';
 import { loadInventory } from '../catalog/inventory.js';
 import type { EngineDeps } from '../deps.js';
+import { pitrStatusLines } from '../pitr/window.js';
 
 /**
  * Where an asset stands: `breach` exactly when the RPO monitor alerts (no verified backup within
@@ -30,6 +31,8 @@ export interface StatusReport {
   invalid: InvalidAsset[];
   targets: string[];
   lastRun: { id: string; kind: string; status: string; at: Date } | undefined;
+  /** Point-in-time databases: recovery window, newest log's age, or the setting to change. */
+  pitr?: string[];
 }
 
 /**
@@ -79,5 +82,6 @@ export async function buildStatus(deps: EngineDeps): Promise<StatusReport> {
     invalid: inventory.invalid,
     targets: deps.targets.map((t) => `${t.name}: ${t.location}`),
     lastRun: last && { id: last.id, kind: last.kind, status: last.status, at: last.createdAt },
+    pitr: await pitrStatusLines(deps, inventory),
   };
 }

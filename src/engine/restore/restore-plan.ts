@@ -18,6 +18,7 @@ import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { targetsWith } from '../catalog/artifact-read.js';
 import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
+import { pointInTimeFor, pointInTimeNote } from '../pitr/pitr-restore.js';
 import { loadHostSpec, planHostRebuild } from './bare-host.js';
 
 /** What an asset name stands for when planning: live in the inventory, or known only from backups. */
@@ -111,6 +112,8 @@ export async function buildPlan(
     source?: string | undefined;
     /** Values from `--env-file`, for secrets of re-created containers. */
     envFile?: Record<string, string>;
+    /** `--to`: restore each database to this point in time (base dump + archived logs). */
+    to?: Date | undefined;
   },
 ): Promise<RestorePlan> {
   const now = deps.clock.now();
@@ -139,7 +142,10 @@ export async function buildPlan(
   }
   const missingDatabases = new Map<string, { container: string | undefined; optional: boolean }>();
   for (const c of candidates) {
+    // `--to`: the base is the newest dump its archived logs can carry to that time.
+    const pit = input.to ? pointInTimeFor(deps, c, input.to, input.sets) : undefined;
     const set =
+      pit?.set ??
       fromSet ??
       input.sets.find((s) => s.artifacts.some((a) => a.asset === c.name && a.status === 'complete'));
     const artifact = set?.artifacts.find((a) => a.asset === c.name && a.status === 'complete');
@@ -170,7 +176,9 @@ export async function buildPlan(
       lossWindowMs: now.getTime() - set.createdAt.getTime(),
       rpoMs: policy?.rpoMs,
       rtoMs: policy?.rtoMs,
+      ...(pit ? { pointInTime: pit.pointInTime } : {}),
     };
+    if (pit) planned.lossWindowMs = pit.lossWindowMs;
     if (c.kind === 'database') {
       const db = c.asset?.kind === 'database' ? c.asset : undefined;
       const container = db?.container ?? artifact.meta.container;
@@ -213,6 +221,7 @@ export async function buildPlan(
     });
   }
   for (const a of assets) if (a.readReason) notes.push(`${a.asset}: ${a.readReason}`);
+  for (const a of assets) if (a.pointInTime) notes.push(pointInTimeNote(a) as string);
 
   const stopContainers = containersToStop(deps, input.scope, assets, input.containers);
   const rtos = assets.map((a) => a.rtoMs).filter((x): x is number => x !== undefined);

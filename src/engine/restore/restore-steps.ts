@@ -8,6 +8,7 @@ import { databasePassword } from '../backup/sources.js';
 import { gzipOf } from '../catalog/artifact-read.js';
 import { type DbTarget, loadSessions, restoreDump, waitForDatabase } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
+import { replayPointInTime } from '../pitr/pitr-restore.js';
 import type { RunContext } from '../runs/run-context.js';
 import { discardScratch, SCRATCH_LABEL, scratchName } from '../runs/scratch.js';
 import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
@@ -87,6 +88,8 @@ export async function restoreDatabase(
       { cause: e, asset: a.asset, step: 'restore' },
     );
   }
+  // `--to`: the archived logs carry the loaded base forward to the target time.
+  if (a.pointInTime) await replayPointInTime(deps, ctx, target, a, contents.binlogPosition, safetySetId);
   const msg = `${a.asset}: loaded ${set.id}/${a.file} into ${target.container} (${contents.databases.size} database(s), ${contents.tables.size} table(s) with data) in ${Math.round((deps.clock.monotonic() - t0) / 100) / 10}s`;
   ctx.info(msg, { asset: a.asset, loadSessions: contents.sessions });
   return msg;

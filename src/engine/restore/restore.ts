@@ -18,6 +18,7 @@ import type { ApprovalDecision, ApprovalGate } from '../runs/approval.js';
 import { acquireAssets } from '../runs/locks.js';
 import { combineObservers, RunContext, type RunObserver } from '../runs/run-context.js';
 import { createContainers, createInfrastructure, loadHostSpec, readEnvFile } from './bare-host.js';
+import { catchUpLogs, verifyPlannedLogs } from '../pitr/pitr-restore.js';
 import { buildPlan, scopeAssets } from './restore-plan.js';
 import { restoreDatabase, restoreVolume } from './restore-steps.js';
 import { startAgain, waitReady } from './resume.js';
@@ -40,6 +41,8 @@ export interface RestoreRequest {
   source?: string;
   /** `--env-file FILE`: secret values for containers a bare-host restore re-creates. */
   envFile?: string;
+  /** `--to`: restore the databases to this point in time (base dump + archived logs, DESIGN §11). */
+  to?: Date;
   observer?: RunObserver;
   /**
    * Takes up this run, left waiting for approval by a process that stopped, instead of starting
@@ -65,6 +68,8 @@ export interface RestoreOutcome {
  */
 export async function runRestore(deps: EngineDeps, req: RestoreRequest): Promise<RestoreOutcome> {
   const kind = req.kind ?? 'restore';
+  if (req.to && req.from)
+    throw userError(ErrorCode.USAGE, '--to picks its own base set: give either --to or --from, not both');
   // Resolve names before anything is recorded: bad input starts nothing.
   const [inventory, containers, volumes] = await Promise.all([
     loadInventory(deps),
@@ -94,6 +99,7 @@ function requestRecord(req: RestoreRequest): RestoreRequestRecord {
     ...(req.source ? { source: req.source } : {}),
     ...(req.envFile ? { envFile: req.envFile } : {}),
     ...(req.undoOf ? { undoOf: req.undoOf } : {}),
+    ...(req.to ? { to: req.to.toISOString() } : {}),
   };
 }
 
@@ -101,7 +107,7 @@ function openRun(deps: EngineDeps, req: RestoreRequest, kind: 'restore' | 'undo'
   const target =
     kind === 'undo'
       ? (req.undoOf as string)
-      : `${scopeLabel(req.scope)}${req.from ? ` --from ${req.from}` : ''}`;
+      : `${scopeLabel(req.scope)}${req.from ? ` --from ${req.from}` : ''}${req.to ? ` --to ${req.to.toISOString()}` : ''}`;
   const at = deps.clock.now();
   const run = deps.store.createRun({ kind, requester: req.requester, target, status: 'running', at });
   return deps.store.updateRun(run.id, {
@@ -156,6 +162,7 @@ export async function resumeRestore(
     ...(asked.source ? { source: asked.source } : {}),
     ...(asked.envFile ? { envFile: asked.envFile } : {}),
     ...(asked.undoOf ? { undoOf: asked.undoOf } : {}),
+    ...(asked.to ? { to: new Date(asked.to) } : {}),
     ...(req.observer ? { observer: req.observer } : {}),
   });
 }
@@ -201,7 +208,10 @@ async function restoreRun(
   const envFile = await readEnvFile(req.envFile);
   try {
     const plan = await ctx.stage('assess', async () => {
+      // A restore to a point in time first archives the logs written since the last pass.
+      if (req.to) await catchUpLogs(deps, ctx, inventory, names);
       const p = await buildPlan(deps, {
+        to: req.to,
         scope: req.scope,
         from: req.from,
         inventory,
@@ -246,6 +256,7 @@ async function restoreRun(
           deps.runtime.listVolumes(),
         ]);
         return buildPlan(deps, {
+          to: req.to,
           scope: req.scope,
           from: req.from,
           inventory: inv,
@@ -282,9 +293,11 @@ async function restoreRun(
     const planSets = new Map(plan.assets.map((a) => [a.setId, deps.store.getSet(a.setId) as SetRecord]));
     // The copy of each artifact that hashes right (another one when the planned one is bad);
     // the restore loads exactly that copy, and the outcome shows where it came from.
-    const copies = await ctx.stage('verify', () =>
-      verifyCopies(deps, ctx, plan, planSets, req.source !== undefined),
-    );
+    const copies = await ctx.stage('verify', async () => {
+      const verified = await verifyCopies(deps, ctx, plan, planSets, req.source !== undefined);
+      await verifyPlannedLogs(deps, ctx, plan);
+      return verified;
+    });
     out.plan = planAsRead(plan, copies);
     const copyOf = (a: { asset: string }) => copies.get(a.asset) as VerifiedCopy;
 
@@ -340,6 +353,8 @@ async function restoreRun(
       await createContainers(deps, ctx, spec.spec, rebuild.containers, env);
     });
 
+    // A replay to a point in time measured its exact data-loss window: the outcome shows it.
+    out.plan = planAsRead(plan, copies);
     await ctx.stage('resume', async () => {
       await startAgain(deps, ctx, stopped);
       await waitReady(deps, ctx, plan);

@@ -1,0 +1,225 @@
+// Archives a MySQL/MariaDB server's closed binary logs to every target, and prunes them with the dumps.
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { DatabaseAsset } from '../../domain/assets.js';
+import { logKey, logSequence, type PitrLog } from '../../domain/pitr.js';
+import { describeError, ErrorCode, externalError } from '../../errors.js';
+import type { TargetWrite } from '../../ports/backup-target.js';
+import { databasePassword } from '../backup/sources.js';
+import type { DbTarget } from '../db/types.js';
+import type { EngineDeps } from '../deps.js';
+import { FanOut, HashCounter, hashStream } from '../streams/streams.js';
+import { BinlogEvents } from './binlog-events.js';
+import {
+  type BinlogSettings,
+  binlogProblem,
+  binlogSettings,
+  flushAndList,
+  readServerLog,
+  tail,
+} from './mysql-binlog.js';
+
+export async function liveTarget(deps: EngineDeps, db: DatabaseAsset): Promise<DbTarget> {
+  const password = await databasePassword(deps.runtime, db);
+  return {
+    runtime: deps.runtime,
+    container: db.container,
+    engine: db.engine,
+    user: db.user,
+    password,
+    asset: db.name,
+  };
+}
+
+/** What one archive pass did. */
+export interface ArchivePass {
+  asset: string;
+  at: Date;
+  /** Logs archived by this pass. */
+  archived: PitrLog[];
+  /** Logs deleted because no kept dump needs them. */
+  pruned: number;
+  /** Why the server cannot be archived (a setting to change); nothing was done. */
+  problem?: string;
+  /** Why the pass failed (the server unreachable, a target failing). */
+  error?: string;
+}
+
+export const passNote = (asset: string) => `pitr.pass.${asset}`;
+
+/**
+ * One pass for a database: close the current log (`FLUSH BINARY LOGS`), ship every closed
+ * log not archived yet (read from the server's log directory, gzipped, hashed, to every target
+ * at once, each copy confirmed), then delete logs older than the oldest dump kept. Its outcome
+ * is kept in the state file for `status` and the RPO monitor.
+ */
+export async function archivePass(deps: EngineDeps, db: DatabaseAsset): Promise<ArchivePass> {
+  const pass: ArchivePass = { asset: db.name, at: deps.clock.now(), archived: [], pruned: 0 };
+  try {
+    if (db.engine === 'postgres') {
+      pass.problem = `${db.name}: point-in-time recovery of PostgreSQL (WAL archiving) is not available yet; its RPO is measured on dumps`;
+      return pass;
+    }
+    const t = await liveTarget(deps, db);
+    const settings = await binlogSettings(t);
+    const problem = binlogProblem(db.container, settings);
+    if (problem) {
+      pass.problem = problem;
+      return pass;
+    }
+    const logs = await flushAndList(t);
+    const closed = logs.slice(0, -1);
+    const known = deps.store.pitrLogs(db.name);
+    const knownMax = Math.max(0, ...known.map((l) => l.seq));
+    const serverMax = Math.max(0, ...logs.map((l) => logSequence(l.name) ?? 0));
+    // A server whose numbering restarted (re-created) has all its closed logs shipped again;
+    // keys carry each log's first event time, so nothing is overwritten.
+    const restarted = serverMax < knownMax;
+    const keys = new Set(known.map((l) => l.key));
+    for (const log of closed) {
+      const seq = logSequence(log.name);
+      if (seq === undefined || (!restarted && seq <= knownMax)) continue;
+      const firstAt = await firstEventAt(t, settings, log.name);
+      if (keys.has(logKey(db.name, log.name, firstAt))) continue;
+      pass.archived.push(await shipLog(deps, t, settings, log.name, log.size, firstAt));
+    }
+    pass.pruned = await pruneLogs(deps, db.name);
+  } catch (err) {
+    pass.error = describeError(err);
+    deps.log.warn({ asset: db.name, err: pass.error }, 'archiving binary logs failed');
+  } finally {
+    deps.store.setNote(
+      passNote(db.name),
+      JSON.stringify({
+        at: pass.at.toISOString(),
+        ...(pass.problem ? { problem: pass.problem } : {}),
+        ...(pass.error ? { error: pass.error } : {}),
+      }),
+    );
+  }
+  return pass;
+}
+
+/** The last pass's outcome as kept in the state file. */
+export function lastPass(
+  deps: Pick<EngineDeps, 'store'>,
+  asset: string,
+): { at: Date; problem?: string; error?: string } | undefined {
+  const text = deps.store.getNote(passNote(asset));
+  if (!text) return undefined;
+  const v = JSON.parse(text) as { at: string; problem?: string; error?: string };
+  return { ...v, at: new Date(v.at) };
+}
+
+/** The first event's time of a log on the server (its format description), for its key. */
+async function firstEventAt(t: DbTarget, settings: BinlogSettings, name: string): Promise<Date> {
+  const head = await readServerLog(t, settings, name, 64);
+  const chunks: Buffer[] = [];
+  for await (const c of head.stream as AsyncIterable<Buffer>) chunks.push(c);
+  const res = await head.done;
+  const buf = Buffer.concat(chunks);
+  if (res.exitCode !== 0 || buf.length < 8 || buf.readUInt32BE(0) !== 0xfe62696e)
+    throw externalError(
+      ErrorCode.ARCHIVE_FAILED,
+      `cannot read binary log ${name} in ${t.container} (exit ${res.exitCode})`,
+      { asset: t.asset, step: 'pitr', stderrTail: tail(res) },
+    );
+  return new Date(buf.readUInt32LE(4) * 1000);
+}
+
+async function shipLog(
+  deps: EngineDeps,
+  t: DbTarget,
+  settings: BinlogSettings,
+  name: string,
+  size: number,
+  firstAt: Date,
+): Promise<PitrLog> {
+  const key = logKey(t.asset, name, firstAt);
+  const opened = await Promise.allSettled(deps.targets.map((target) => target.write(key, size)));
+  const writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  try {
+    const refused = opened.find((o) => o.status === 'rejected');
+    if (refused) throw refused.reason;
+    const source = await readServerLog(t, settings, name);
+    const events = new BinlogEvents();
+    const hasher = new HashCounter();
+    await pipeline(
+      source.stream,
+      events,
+      createGzip({ level: 6 }),
+      hasher,
+      new FanOut(
+        (writes as TargetWrite[]).map((w, i) => ({
+          name: (deps.targets[i] as { name: string }).name,
+          stream: w.stream,
+        })),
+      ),
+    );
+    const res = await source.done;
+    if (res.exitCode !== 0)
+      throw externalError(
+        ErrorCode.ARCHIVE_FAILED,
+        `reading ${name} in ${t.container} exited ${res.exitCode}`,
+        {
+          asset: t.asset,
+          step: 'pitr',
+          stderrTail: tail(res),
+        },
+      );
+    const receipts = await Promise.all(writes.map((w) => w.commit()));
+    await Promise.all(
+      deps.targets.map(async (target, i) => {
+        const receipt = receipts[i];
+        const got = receipt
+          ? { bytes: receipt.bytes, sha256: hasher.sha256 }
+          : await hashStream(await target.read(key));
+        if (got.bytes !== hasher.bytes || got.sha256 !== hasher.sha256)
+          throw externalError(
+            ErrorCode.CHECKSUM_MISMATCH,
+            `${target.name}: ${key} is stored as ${got.bytes} bytes sha256 ${got.sha256.slice(0, 12)}…, expected ${hasher.bytes} bytes ${hasher.sha256.slice(0, 12)}…`,
+            { asset: t.asset, step: 'pitr' },
+          );
+      }),
+    );
+    const log: PitrLog = {
+      asset: t.asset,
+      name,
+      seq: logSequence(name) ?? 0,
+      key,
+      firstAt: new Date((events.firstAt ?? firstAt.getTime() / 1000) * 1000),
+      lastAt: new Date((events.lastAt ?? firstAt.getTime() / 1000) * 1000),
+      size: hasher.bytes,
+      rawSize: events.events ? size : 0,
+      sha256: hasher.sha256,
+      archivedAt: deps.clock.now(),
+      status: 'complete',
+      error: undefined,
+      targets: deps.targets.map((x) => x.name),
+    };
+    deps.store.savePitrLog(log);
+    deps.log.info({ asset: t.asset, log: name, key, bytes: hasher.bytes }, 'binary log archived');
+    return log;
+  } catch (err) {
+    await Promise.all(writes.map((w) => w.abort(err as Error).catch(() => undefined)));
+    throw err;
+  }
+}
+
+/**
+ * Deletes, on every target, the logs that end before the oldest complete dump of the asset
+ * still kept: no restore can start early enough to need them. Without any dump, nothing goes.
+ */
+export async function pruneLogs(deps: EngineDeps, asset: string): Promise<number> {
+  const oldest = deps.store.artifactsBefore(asset, new Date('9999-12-31T00:00:00Z'), 1)[0];
+  if (!oldest) return 0;
+  const cutoff = oldest.setTime.getTime() - 1000;
+  let pruned = 0;
+  for (const log of deps.store.pitrLogs(asset)) {
+    if (log.lastAt.getTime() >= cutoff) continue;
+    await Promise.all(deps.targets.map((t) => t.delete(log.key)));
+    deps.store.markPitrLog(asset, log.key, 'pruned');
+    pruned++;
+  }
+  return pruned;
+}

@@ -1,0 +1,167 @@
+// A restore to a point in time: the base and logs in assess, the logs checked in verify, the replay after the load.
+import type { Asset } from '../../domain/assets.js';
+import { formatSpan } from '../../domain/duration.js';
+import type { Inventory } from '../../domain/inventory.js';
+import { stopDatetime } from '../../domain/pitr.js';
+import type { PlannedAsset, PlannedPointInTime, RestorePlan } from '../../domain/restore-plan.js';
+import { describeError, ErrorCode, externalError, userError } from '../../errors.js';
+import type { SetRecord } from '../../ports/state-store.js';
+import type { DbTarget } from '../db/types.js';
+import type { EngineDeps } from '../deps.js';
+import type { RunContext } from '../runs/run-context.js';
+import { archivePass } from './archiver.js';
+import { type BinlogPosition, checkLogs, replayLogs } from './replay.js';
+import { planFor } from './window.js';
+
+const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+/**
+ * `--to` for one asset of a restore: the base set (newest complete dump before the target
+ * whose log chain reaches it), the logs to replay, and the data-loss window as far as the
+ * catalog knows it (the replay makes it exact). A time outside the window is refused here,
+ * in assess, with the window named.
+ */
+export function pointInTimeFor(
+  deps: EngineDeps,
+  candidate: { name: string; kind: 'database' | 'volume'; asset: Asset | undefined },
+  to: Date,
+  sets: SetRecord[],
+): { set: SetRecord; pointInTime: PlannedPointInTime; lossWindowMs: number } {
+  const engine = candidate.asset?.kind === 'database' ? candidate.asset.engine : undefined;
+  if (candidate.kind !== 'database' || engine === 'postgres')
+    throw userError(
+      ErrorCode.USAGE,
+      `--to: ${candidate.name} ${candidate.kind !== 'database' ? 'is a volume' : 'is a PostgreSQL database'}; a restore to a point in time covers MySQL/MariaDB databases with archived binary logs (restore db-only or one database)`,
+    );
+  const plan = planFor(deps, candidate.name, to);
+  const set = sets.find((s) => s.id === plan.base.setId) ?? deps.store.getSet(plan.base.setId);
+  if (!set)
+    throw userError(
+      ErrorCode.SET_NOT_FOUND,
+      `--to: the base ${plan.base.setId} of ${candidate.name} is not a complete set`,
+    );
+  // Changes up to the target's second are replayed; the last log before the one holding the
+  // target says how much before it the catalog can vouch for.
+  const known = plan.logs
+    .filter((l) => l.lastAt.getTime() <= to.getTime())
+    .reduce((m, l) => Math.max(m, l.lastAt.getTime()), set.createdAt.getTime());
+  return {
+    set,
+    pointInTime: {
+      to: to.toISOString(),
+      logs: plan.logs.map((l) => l.name),
+      keys: plan.logs.map((l) => l.key),
+      windowFrom: plan.window.from.toISOString(),
+      windowTo: plan.window.to.toISOString(),
+    },
+    lossWindowMs: Math.max(0, to.getTime() - known),
+  };
+}
+
+/** The line assess, the card and the CLI show for a point-in-time asset. */
+export function pointInTimeNote(a: PlannedAsset): string | undefined {
+  const p = a.pointInTime;
+  if (!p) return undefined;
+  return `${a.asset}: to ${stamp(new Date(p.to))}: base ${a.setId}, then ${p.logs.length} archived log(s) ${p.logs[0] ?? ''}${p.logs.length > 1 ? `…${p.logs.at(-1)}` : ''} replayed up to it (window ${stamp(new Date(p.windowFrom))} to ${stamp(new Date(p.windowTo))}); data-loss window at most ${formatSpan(a.lossWindowMs)}, exact after the replay`;
+}
+
+/**
+ * Before a restore to a point in time, the logs written since the last archive pass are
+ * archived (the mistake to undo is usually minutes old). A server that cannot be reached is
+ * restored from what is archived already; the timeline says so.
+ */
+export async function catchUpLogs(
+  deps: EngineDeps,
+  ctx: RunContext,
+  inventory: Inventory,
+  names: string[],
+): Promise<void> {
+  for (const a of inventory.assets) {
+    if (a.kind !== 'database' || !names.includes(a.name) || a.policy.pitrMs === undefined) continue;
+    if (a.engine === 'postgres') continue;
+    const pass = await archivePass(deps, a);
+    if (pass.error || pass.problem)
+      ctx.warn(
+        `${a.name}: could not archive the newest binary logs first (${pass.error ?? pass.problem}); planning from the logs archived already`,
+      );
+    else if (pass.archived.length)
+      ctx.info(
+        `${a.name}: archived ${pass.archived.length} more binary log(s) before planning (${pass.archived.map((l) => l.name).join(', ')})`,
+      );
+  }
+}
+
+/** The verify stage for point-in-time assets: every planned log is read and hashed first. */
+export async function verifyPlannedLogs(deps: EngineDeps, ctx: RunContext, plan: RestorePlan): Promise<void> {
+  const problems: string[] = [];
+  for (const a of plan.assets) {
+    const p = a.pointInTime;
+    if (!p) continue;
+    const logs = deps.store.pitrLogs(a.asset).filter((l) => p.keys.includes(l.key));
+    const missing = p.keys.filter((k) => !logs.some((l) => l.key === k));
+    const found = await checkLogs(deps, logs);
+    for (const bad of found) {
+      const name = bad.split(' ')[0] as string;
+      const log = logs.find((l) => l.name === name);
+      if (log) deps.store.markPitrLog(a.asset, log.key, 'failed', bad);
+    }
+    problems.push(
+      ...missing.map((k) => `${a.asset}: ${k} is no longer in the catalog`),
+      ...found.map((f) => `${a.asset}: ${f}`),
+    );
+    if (!found.length && !missing.length)
+      ctx.info(`${a.asset}: ${logs.length} archived log(s) read and their sha256 confirmed`, {
+        asset: a.asset,
+      });
+  }
+  if (problems.length)
+    throw externalError(
+      ErrorCode.CHECKSUM_MISMATCH,
+      `archived logs cannot be used, nothing was touched: ${problems.join('; ')}`,
+      { step: 'verify' },
+    );
+}
+
+/**
+ * After the base dump is loaded: replays the planned logs from the dump's binlog position up to
+ * the target time, and records the exact data-loss window (target − last change replayed).
+ */
+export async function replayPointInTime(
+  deps: EngineDeps,
+  ctx: RunContext,
+  t: DbTarget,
+  a: PlannedAsset,
+  position: BinlogPosition | undefined,
+  safetySetId: string | undefined,
+): Promise<void> {
+  const p = a.pointInTime;
+  if (!p) return;
+  const undo = safetySetId
+    ? `; undo ${ctx.run.id} puts back the state from before the restore (safety snapshot ${safetySetId})`
+    : '';
+  if (!position)
+    throw externalError(
+      ErrorCode.RESTORE_FAILED,
+      `${a.asset}: the base dump ${a.setId} records no binary log position (it was taken without binary logging), so no log can be replayed onto it${undo}`,
+      { asset: a.asset, step: 'replay' },
+    );
+  const logs = deps.store.pitrLogs(a.asset).filter((l) => p.keys.includes(l.key));
+  const to = new Date(p.to);
+  const t0 = deps.clock.monotonic();
+  try {
+    const r = await replayLogs(deps, t, { logs, start: position, stopAt: stopDatetime(to) });
+    const last = r.lastChangeAt ?? new Date(a.setTime);
+    p.lastChangeAt = last.toISOString();
+    a.lossWindowMs = Math.max(0, to.getTime() - last.getTime());
+    ctx.info(
+      `${a.asset}: replayed ${r.replayed.length} binary log(s) (${r.replayed.join(', ')}) from ${position.file}:${position.position} to ${stamp(to)} in ${Math.round((deps.clock.monotonic() - t0) / 100) / 10}s; last change replayed at ${stamp(last)}, data-loss window ${formatSpan(a.lossWindowMs)}`,
+      { asset: a.asset, lossWindowMs: a.lossWindowMs, lastChangeAt: p.lastChangeAt },
+    );
+  } catch (err) {
+    throw externalError(ErrorCode.RESTORE_FAILED, `${describeError(err)}${undo}`, {
+      cause: err instanceof Error ? err : undefined,
+      asset: a.asset,
+      step: 'replay',
+    });
+  }
+}

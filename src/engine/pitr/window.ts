@@ -1,0 +1,162 @@
+// Recovery windows of a database from its dumps and archived logs; the point-in-time plan for a restore.
+import type { DatabaseAsset } from '../../domain/assets.js';
+import { formatSpan } from '../../domain/duration.js';
+import type { Inventory } from '../../domain/inventory.js';
+import {
+  type ChainGap,
+  logChains,
+  type PitrBase,
+  type PitrPlan,
+  planPointInTime,
+  type RecoveryWindow,
+  recoveryWindows,
+} from '../../domain/pitr.js';
+import { ErrorCode, userError } from '../../errors.js';
+import type { EngineDeps } from '../deps.js';
+import { lastPass, liveTarget } from './archiver.js';
+import { binlogProblem, binlogSettings } from './mysql-binlog.js';
+
+const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** How many of an asset's dumps are weighed as bases (the logs reach back to the oldest kept). */
+const MAX_BASES = 10_000;
+
+/** The complete dumps of an asset a replay can start from. */
+export function basesOf(deps: Pick<EngineDeps, 'store'>, asset: string): PitrBase[] {
+  return deps.store
+    .artifactsBefore(asset, new Date('9999-12-31T00:00:00Z'), MAX_BASES)
+    .map((a) => ({ setId: a.setId, createdAt: a.setTime, deepVerified: a.deepVerified }));
+}
+
+export interface PitrState {
+  windows: RecoveryWindow[];
+  gaps: ChainGap[];
+  /** The newest archived log's last event. */
+  newestLogAt: Date | undefined;
+  logs: number;
+}
+
+export function pitrState(deps: Pick<EngineDeps, 'store'>, asset: string): PitrState {
+  const logs = deps.store.pitrLogs(asset);
+  const { gaps } = logChains(logs);
+  const complete = logs.filter((l) => l.status === 'complete');
+  const newest = complete.reduce<Date | undefined>(
+    (m, l) => (m === undefined || l.lastAt > m ? l.lastAt : m),
+    undefined,
+  );
+  return {
+    windows: recoveryWindows(logs, basesOf(deps, asset)),
+    gaps,
+    newestLogAt: newest,
+    logs: logs.length,
+  };
+}
+
+/** `from … to …` of each window, for messages. */
+export function describeWindows(windows: RecoveryWindow[]): string {
+  return windows.length
+    ? windows.map((w) => `${stamp(w.from)} to ${stamp(w.to)}`).join(', and ')
+    : 'none (no dump is extended by an unbroken chain of archived logs yet)';
+}
+
+/** A gap in the chain, named: which logs are missing between which. */
+export function describeGap(g: ChainGap): string {
+  const between =
+    g.after && g.before
+      ? ` between ${g.after.name} (to ${stamp(g.after.lastAt)}) and ${g.before.name} (from ${stamp(g.before.firstAt)})`
+      : g.after
+        ? ` after ${g.after.name}`
+        : g.before
+          ? ` before ${g.before.name}`
+          : '';
+  return `missing ${g.missing.join(', ')}${between}`;
+}
+
+/**
+ * The point-in-time plan for restoring `asset` to `to`, or a refusal naming the recovery
+ * window (nothing is touched: this runs in assess).
+ */
+export function planFor(deps: Pick<EngineDeps, 'store'>, asset: string, to: Date): PitrPlan {
+  const logs = deps.store.pitrLogs(asset);
+  const plan = planPointInTime(logs, basesOf(deps, asset), to);
+  if (plan) return plan;
+  const state = pitrState(deps, asset);
+  throw userError(
+    ErrorCode.NO_USABLE_SET,
+    `--to ${stamp(to)} is outside the recovery window of ${asset}: restorable to any second from ${describeWindows(state.windows)}${state.gaps.length ? `; the log chain has gaps (${state.gaps.map(describeGap).join('; ')})` : ''}`,
+  );
+}
+
+/**
+ * `status` lines for each point-in-time database: its recovery window and the age of its
+ * newest log, or the exact setting to change when the server cannot be archived.
+ */
+export async function pitrStatusLines(deps: EngineDeps, inventory: Inventory): Promise<string[]> {
+  const now = deps.clock.now();
+  const lines: string[] = [];
+  for (const a of inventory.assets) {
+    if (a.kind !== 'database' || !a.policy.protected || a.policy.pitrMs === undefined) continue;
+    const problem = await prerequisiteProblem(deps, a);
+    if (problem) {
+      lines.push(`  ${a.name}: no point-in-time recovery: ${problem}; its RPO is measured on dumps`);
+      continue;
+    }
+    const state = pitrState(deps, a.name);
+    const newest = state.windows.at(-1);
+    const age = state.newestLogAt
+      ? `newest log ${formatSpan(now.getTime() - state.newestLogAt.getTime())} old`
+      : 'no log archived yet';
+    lines.push(
+      newest
+        ? `  ${a.name}: restorable to any second from ${stamp(newest.from)} to ${stamp(newest.to)}, ${age} (pitr ${formatSpan(a.policy.pitrMs)})`
+        : `  ${a.name}: no recovery window yet (${age}; a dump and the logs after it are needed)`,
+    );
+    for (const g of state.gaps) lines.push(`    gap in the log chain: ${describeGap(g)}`);
+    const pass = lastPass(deps, a.name);
+    if (pass?.error) lines.push(`    last archive pass failed at ${stamp(pass.at)}: ${pass.error}`);
+  }
+  return lines;
+}
+
+/**
+ * Why a database cannot have point-in-time recovery, as the setting to change; undefined when
+ * it can. Asks the live server; when it cannot be asked, the archiver's last finding is used.
+ */
+export async function prerequisiteProblem(deps: EngineDeps, db: DatabaseAsset): Promise<string | undefined> {
+  if (db.engine === 'postgres')
+    return 'WAL archiving for PostgreSQL is not available yet (point-in-time recovery covers MySQL/MariaDB)';
+  try {
+    return binlogProblem(db.container, await binlogSettings(await liveTarget(deps, db)));
+  } catch {
+    return lastPass(deps, db.name)?.problem;
+  }
+}
+
+/**
+ * The latest time a database can be restored to, counting only deep-verified dumps as bases:
+ * the end of the newest window such a dump starts. Undefined without one (its RPO is then
+ * measured on dumps alone).
+ */
+export function recoverablePoint(deps: Pick<EngineDeps, 'store'>, asset: string): Date | undefined {
+  const verified = basesOf(deps, asset).filter((b) => b.deepVerified);
+  if (!verified.length) return undefined;
+  return recoveryWindows(deps.store.pitrLogs(asset), verified).at(-1)?.to;
+}
+
+/**
+ * `policy` lines: the `pitr` interval of each tier that has one, and each of its databases
+ * that cannot be archived, with the exact setting to change.
+ */
+export async function pitrPolicyLines(deps: EngineDeps, inventory: Inventory): Promise<string[]> {
+  const tiers = [...deps.config.tierMap.values()].filter((t) => t.pitrMs !== undefined);
+  if (!tiers.length) return [];
+  const lines = [
+    `point-in-time recovery (pitr): ${tiers.map((t) => `${t.name} ${formatSpan(t.pitrMs as number)}`).join(', ')} — binary logs archived continuously, at most that late`,
+  ];
+  for (const a of inventory.assets) {
+    if (a.kind !== 'database' || !a.policy.protected || a.policy.pitrMs === undefined) continue;
+    const problem = await prerequisiteProblem(deps, a);
+    lines.push(`  ${a.name}: ${problem ? `FLAGGED: ${problem}; its RPO is measured on dumps` : 'ok'}`);
+  }
+  return lines;
+}
