@@ -1,5 +1,7 @@
 // S3 Object Lock and lifecycle rules against moto: locked writes, version deletes refused, retention, storage apply.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import {
   DeleteObjectCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -265,6 +267,44 @@ describe('an artifact in an archive storage class', () => {
     const chunks: Buffer[] = [];
     for await (const c of await target.read('2020/01/01/set-old/main.sql.gz')) chunks.push(c as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('archived bytes');
+  });
+});
+
+describe('a restore whose only good copy is archived', () => {
+  it('starts the S3 restore, tells the run the expected wait, and restores the volume once the copy is readable', async () => {
+    docker([
+      'volume',
+      'create',
+      '--label',
+      LABEL,
+      '--label',
+      'tier=important',
+      '--label',
+      'retention=7days',
+      'arch-vol',
+    ]);
+    docker(['run', '--rm', '-v', 'arch-vol:/a', BUSYBOX_IMAGE, 'sh', '-c', 'echo original > /a/f']);
+    const bucket = await moto.bucket('drbot-glacier');
+    const ws = workspace({
+      extra: { storage: { local: { dir: './backups' }, s3: s3Config(bucket, { storageClass: 'GLACIER' }) } },
+    });
+    const backup = await drbot(ws, ['backup', 'arch-vol'], MOTO_ENV);
+    expect(backup.code, backup.stderr).toBe(0);
+    // The local copy is lost: the one in GLACIER is all there is.
+    const local = execFileSync('find', [ws.backupDir, '-name', 'arch-vol.tar.gz']).toString().trim();
+    expect(local).not.toBe('');
+    rmSync(local);
+    docker(['run', '--rm', '-v', 'arch-vol:/a', BUSYBOX_IMAGE, 'sh', '-c', 'echo changed > /a/f']);
+
+    const restore = await drbot(ws, ['restore', 'arch-vol', '--yes'], MOTO_ENV);
+
+    expect(restore.code, `${restore.stdout}\n${restore.stderr}`).toBe(0);
+    expect(restore.stderr).toMatch(
+      /arch-vol: s3: drbot\/\S+\/arch-vol\.tar\.gz is in GLACIER: restore request sent \(Standard retrieval, readable for 1 day\(s\)\); expected wait 3–5 hours/,
+    );
+    expect(docker(['run', '--rm', '-v', 'arch-vol:/a', BUSYBOX_IMAGE, 'cat', '/a/f']).trim()).toBe(
+      'original',
+    );
   });
 });
 
