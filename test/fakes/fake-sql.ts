@@ -376,6 +376,8 @@ export class MysqlSession implements SqlSession {
     ],
     [/^SELECT '((?:[^'\\]|\\.)*)'$/, ([literal]) => [literal as string]],
     [/^SELECT COUNT\(\*\) FROM information_schema\.SCHEMATA$/, () => [String(this.databases().length)]],
+    // Point-in-time recovery's prerequisite check: the fake server runs without binary logging.
+    [/^SELECT @@log_bin, @@binlog_format, IFNULL\(@@log_bin_basename, ""\)$/, () => ['0\tROW\t']],
     [
       /^SELECT 'db', HEX\(SCHEMA_NAME\) FROM information_schema\.SCHEMATA$/,
       () => this.databases().map((d) => `db\t${Buffer.from(d).toString('hex').toUpperCase()}`),

@@ -76,6 +76,7 @@ describe('buildConfig: defaults', () => {
       rtoMs: HOUR,
       schedule: '*/10 * * * *',
       retention: { count: 7, unit: 'year' },
+      pitrMs: MINUTE,
     });
     expect(config.tierMap.get('logs')?.retention).toEqual({ count: 90, unit: 'day' });
     expect(config.tierMap.get('temporary')).toEqual({

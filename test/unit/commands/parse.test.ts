@@ -182,7 +182,7 @@ describe('parseArgs with the restore command', () => {
     const result = parseArgs(command('restore'), []);
 
     expect(errorOf(result)).toBe(
-      'target: say what to restore: full, db-only or an asset name\nusage: /dr restore full|db-only|<asset> [--from <set-id>] [--source <target>] [--env-file <file>] [--yes]',
+      'target: say what to restore: full, db-only or an asset name\nusage: /dr restore full|db-only|<asset> [--from <set-id>] [--to <time>] [--source <target>] [--env-file <file>] [--yes]',
     );
   });
 
