@@ -350,9 +350,23 @@ function workspace(root, label, s3, recipient) {
     stringify({ ...config, storage: { ...config.storage, s3: { ...config.storage.s3, confirm: 'read-back' } } }),
   );
   ws.readBackEnv = { ...ws.env, DRBOT_CONFIG: ws.readBackConfigPath };
-  // The same encrypted with age to one recipient (no identity: a backup needs none).
+  // The same encrypted with age to one recipient (no identity: a backup needs none). Its sets
+  // go to a catalog, directory and prefix of their own: the restore contenders restore the
+  // newest set of the plain catalog, which must stay a plain one.
   ws.encryptedConfigPath = join(dir, 'drbot-encrypted.yaml');
-  writeFileSync(ws.encryptedConfigPath, stringify({ ...config, encryption: { recipients: [recipient] } }));
+  ws.encryptedPrefix = `${ws.prefix}-encrypted`;
+  writeFileSync(
+    ws.encryptedConfigPath,
+    stringify({
+      ...config,
+      state: './state/encrypted/drbot.sqlite',
+      storage: {
+        local: { dir: './backups/encrypted' },
+        s3: { ...config.storage.s3, prefix: ws.encryptedPrefix },
+      },
+      encryption: { recipients: [recipient] },
+    }),
+  );
   ws.encryptedEnv = { ...ws.env, DRBOT_CONFIG: ws.encryptedConfigPath };
   return ws;
 }
@@ -653,6 +667,7 @@ async function main() {
         rmSync(ws.dir, { recursive: true, force: true });
         rmSync(ws.tmpDir, { recursive: true, force: true });
         await s3.removePrefix(`${ws.prefix}/`);
+        await s3.removePrefix(`${ws.encryptedPrefix}/`);
       }
     }
 
