@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ASSET_NAME, ASSET_NAME_RULE, ENV_NAME } from './domain/assets.js';
 import { AGE_RECIPIENT_RULE, isAgeRecipient } from './domain/age-keys.js';
+import { ASSET_NAME, ASSET_NAME_RULE, ENV_NAME } from './domain/assets.js';
 import { isValidCron } from './domain/cron.js';
 import {
   parseRetention,
@@ -17,6 +17,7 @@ import { KEEP_FORMAT, type KeepRules, parseKeepRules } from './domain/keep-rules
 import type { Tier } from './domain/policy.js';
 import { parseByteSize, SIZE_FORMAT } from './domain/size.js';
 import { AppError, ErrorCode } from './errors.js';
+import { NOTICE_EVENTS } from './ports/notifier.js';
 
 const span = z.string().refine((v) => parseSpan(v) !== undefined, { message: `must be ${SPAN_FORMAT}` });
 const retention = z
@@ -256,6 +257,72 @@ const encryption = z
   })
   .strict();
 
+/** An environment variable's name: where a secret (an HMAC key, a URL holding a token) is read from. */
+const envName = z
+  .string()
+  .regex(ENV_NAME, { message: 'must be an environment variable name, e.g. DRBOT_WEBHOOK_SECRET' });
+const httpUrl = z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+  message: 'must be an http:// or https:// URL',
+});
+/** Exactly one of `url` (in the file) or `urlEnv` (a URL with a token in it, from the environment). */
+const oneUrl = (w: { url?: string | undefined; urlEnv?: string | undefined }) =>
+  (w.url === undefined) !== (w.urlEnv === undefined);
+const ONE_URL = 'give exactly one of url (in the file) or urlEnv (the name of a variable holding it)';
+
+/**
+ * Notifications that do not depend on Slack (README "Notifications that do not depend on
+ * Slack"): JSON webhooks, optionally HMAC-signed, and dead-man's-switch pings per schedule.
+ */
+const notifications = z
+  .object({
+    webhooks: z
+      .array(
+        z
+          .object({
+            url: httpUrl.optional(),
+            urlEnv: envName.optional(),
+            /** Signs each body with HMAC-SHA256 under this variable's value (X-Drbot-Signature). */
+            secretEnv: envName.optional(),
+            /** Only these events; every event when unset. */
+            events: z.array(z.enum(NOTICE_EVENTS)).min(1).optional(),
+          })
+          .strict()
+          .refine(oneUrl, { message: ONE_URL, path: ['url'] }),
+      )
+      .default([]),
+    pings: z
+      .array(
+        z
+          .object({
+            /** Scheduled backups of this tier's assets ping… */
+            tier: name.optional(),
+            /** …or those of the schedule group with exactly this cron expression. */
+            schedule: cron.optional(),
+            url: httpUrl.optional(),
+            urlEnv: envName.optional(),
+          })
+          .strict()
+          .refine((p) => (p.tier === undefined) !== (p.schedule === undefined), {
+            message: 'give exactly one of tier (a configured tier) or schedule (a cron expression)',
+            path: ['tier'],
+          })
+          .refine(oneUrl, { message: ONE_URL, path: ['url'] }),
+      )
+      .default([]),
+    /** Each delivery: up to `attempts` tries, waiting backoff, 2×backoff, … (at most maxBackoff) between. */
+    retry: z
+      .object({
+        attempts: z.number().int().min(1).max(10).default(4),
+        backoff: timerSpan.default('1s'),
+        maxBackoff: timerSpan.default('30s'),
+      })
+      .strict()
+      .default({ attempts: 4, backoff: '1s', maxBackoff: '30s' }),
+    /** How long one try may take before it counts as failed. */
+    timeout: timerSpan.default('10s'),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     state: z.string().default('./data/drbot.sqlite'),
@@ -403,6 +470,12 @@ const configSchema = z
       .strict()
       .default({}),
     encryption: encryption.default({ recipients: [], tool: 'auto' }),
+    notifications: notifications.default({
+      webhooks: [],
+      pings: [],
+      retry: { attempts: 4, backoff: '1s', maxBackoff: '30s' },
+      timeout: '10s',
+    }),
   })
   .strict();
 
@@ -519,6 +592,12 @@ export function buildConfig(input: unknown, source?: string): Config {
         `databases.${i}.tier: "${db.tier}" — must be one of the configured tiers: ${[...tierMap.keys()].join(', ')}`,
       );
     }
+  });
+  raw.notifications.pings.forEach((p, i) => {
+    if (p.tier !== undefined && !tierMap.has(p.tier))
+      problems.push(
+        `notifications.pings.${i}.tier: "${p.tier}" — must be one of the configured tiers: ${[...tierMap.keys()].join(', ')}`,
+      );
   });
   const dbNames = raw.databases.map((d) => d.name);
   const dup = dbNames.find((n, i) => dbNames.indexOf(n) !== i);

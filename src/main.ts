@@ -3,6 +3,7 @@ import './quiet-warnings.js';
 import { userInfo } from 'node:os';
 import { createMetrics } from './adapters/metrics/prometheus.js';
 import { type RouteHandler, type RouteServer, serveRoutes } from './adapters/metrics/serve.js';
+import { buildNotifications, type Notifications } from './adapters/webhook/notifications.js';
 import { buildApp } from './app.js';
 import {
   type Config,
@@ -17,6 +18,7 @@ import { prepareEngine } from './front/startup.js';
 import { noticeText, onStopSignals } from './front/stop-signals.js';
 import { runTerminal } from './front/terminal.js';
 import { createLogger } from './log.js';
+import { systemClock } from './ports/clock.js';
 
 import { Scheduler } from './scheduler/scheduler.js';
 import { registerEnvironmentSecrets } from './secrets.js';
@@ -39,11 +41,19 @@ async function main(): Promise<number> {
   const log = createLogger();
   const slack = Boolean(env.SLACK_BOT_TOKEN && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN));
   let app: ReturnType<typeof buildApp>;
+  let notifications: Notifications;
   try {
     const config = loadConfig();
     // Refused before anything is opened: a Slack app nobody may approve restores in.
     if (slack) requireSlackAccess(config);
     app = buildApp(config, log);
+    const { engine } = app;
+    // Webhooks and pings do not depend on Slack (README "Notifications that do not depend on Slack").
+    notifications = buildNotifications(config, env, {
+      clock: systemClock,
+      log,
+      inventory: () => engine.inventory(),
+    });
   } catch (err) {
     process.stderr.write(`drbot: ${describeError(toAppError(err))}\n`);
     return 2;
@@ -80,13 +90,19 @@ async function main(): Promise<number> {
         log,
       });
       await front.start();
-      for (const n of notices) await front.notifier.alert(n);
-      const scheduler = new Scheduler(engine, front.notifier, log.child({ component: 'scheduler' }));
+      const notifier = notifications.notifier(front.notifier);
+      for (const n of notices) await notifier.alert({ ...n, event: n.event ?? 'startup' });
+      const scheduler = new Scheduler(
+        engine,
+        notifier,
+        log.child({ component: 'scheduler' }),
+        notifications.pings,
+      );
       scheduler.start();
       // A redeploy or `docker stop` during a restore: the restore may finish (people see why
       // drbot waits in the alerts channel, and Slack keeps answering meanwhile), never half-done.
       const signals = onStopSignals(engine, {
-        notify: (n) => front.notifier.alert(n),
+        notify: (n) => notifier.alert({ ...n, event: n.event ?? 'shutdown' }),
         onSignal: async (signal) => {
           log.info({ signal }, 'stopping: no new run starts');
           await scheduler.stop();

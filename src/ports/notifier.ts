@@ -1,8 +1,33 @@
+/**
+ * What a notice is about, for receivers that route by it (webhooks, see README "Notifications
+ * that do not depend on Slack"). `notice` is anything else drbot tells people.
+ */
+export const NOTICE_EVENTS = [
+  'backup-succeeded',
+  'backup-failed',
+  'verify-failed',
+  'drill-succeeded',
+  'drill-failed',
+  'digest',
+  'rpo-breach',
+  'rpo-recovered',
+  'startup',
+  'shutdown',
+  'notice',
+] as const;
+export type NoticeEvent = (typeof NOTICE_EVENTS)[number];
+
 /** A message for people: a one-line summary and the lines under it. */
 export interface Notice {
   title: string;
   lines: string[];
   level: 'info' | 'warn' | 'error';
+  /** What it is about; unset reads as `notice`. */
+  event?: NoticeEvent;
+  /** The run it reports on, when there is one. */
+  runId?: string;
+  /** The assets it concerns, when it names some. */
+  assets?: string[];
 }
 
 /**

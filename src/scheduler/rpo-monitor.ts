@@ -92,6 +92,8 @@ export class RpoMonitor {
             : `:rotating_light: Missed backup schedule: ${b.asset}`,
         lines: [b.detail],
         level: 'error',
+        event: 'rpo-breach',
+        assets: [b.asset],
       });
     }
     for (const [key, prior] of known) {
@@ -103,6 +105,8 @@ export class RpoMonitor {
           `${prior.kind === 'rpo' ? 'RPO breach' : 'missed schedule'} open since ${stamp(prior.since)}, cleared at ${stamp(now)} (${formatSpan(now.getTime() - prior.since.getTime())})`,
         ],
         level: 'info',
+        event: 'rpo-recovered',
+        assets: [prior.asset],
       });
     }
     return breaches;

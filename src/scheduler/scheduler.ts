@@ -4,6 +4,7 @@ import { firesInMinute, previousSlot } from '../domain/cron.js';
 import { formatSpan } from '../domain/duration.js';
 import type { BackupOutcome } from '../engine/backup/backup.js';
 import type { Engine } from '../engine/engine.js';
+import type { PingRun, SchedulePings } from '../engine/notify/pings.js';
 import { describeError, ErrorCode, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../ports/notifier.js';
@@ -28,6 +29,8 @@ export class Scheduler {
     private readonly engine: Engine,
     private readonly notifier: Notifier,
     private readonly log: Logger,
+    /** Dead-man's-switch pings of scheduled backups (`notifications.pings`). */
+    private readonly pings?: SchedulePings,
   ) {
     this.monitor = new RpoMonitor(engine, notifier);
     this.pitr = new PitrLoop(engine, log);
@@ -113,12 +116,15 @@ export class Scheduler {
     if (!free.length) return undefined;
     for (const a of free) this.inFlight.add(a);
     try {
+      const ping = await this.pingRun(expr, free);
       let outcome: BackupOutcome;
       try {
         outcome = await this.engine.backup({
           target: `${reason} ${expr}`,
           assets: free,
           requester: 'scheduler',
+          // `/start` once the run holds its assets: a run refused as busy sends no ping at all.
+          ...(ping ? { observer: { onRunCreated: () => ping.start() } } : {}),
         });
       } catch (err) {
         const e = toAppError(err);
@@ -126,14 +132,22 @@ export class Scheduler {
           this.log.info({ assets: free, err: e.message }, 'skipped: another run holds these assets');
           return undefined;
         }
-        await this.notifier.alert({
-          title: `Scheduled backup could not start (${expr})`,
-          lines: [describeError(e)],
-          level: 'error',
-        });
+        await Promise.all([
+          this.notifier.alert({
+            title: `Scheduled backup could not start (${expr})`,
+            lines: [describeError(e)],
+            level: 'error',
+            event: 'backup-failed',
+            assets: free,
+          }),
+          ping?.finish(false, [describeError(e)]),
+        ]);
         return undefined;
       }
-      await this.reportBackup(outcome, reason);
+      await Promise.all([
+        this.reportBackup(outcome, reason, free),
+        ping?.finish(outcome.status === 'succeeded', outcome.failures),
+      ]);
       if (outcome.status === 'succeeded' && this.engine.config.verify.afterBackup) {
         const v = await this.engine
           // Its turn behind a deep verify or drill in progress: never refused, or "verified" would lapse.
@@ -147,6 +161,9 @@ export class Scheduler {
             title: `Backup ${outcome.setId} failed its verification (${v.run.id})`,
             lines: v.failures,
             level: 'error',
+            event: 'verify-failed',
+            runId: v.run.id,
+            assets: free,
           });
         }
       }
@@ -156,7 +173,19 @@ export class Scheduler {
     }
   }
 
-  private async reportBackup(o: BackupOutcome, reason: string): Promise<void> {
+  /** The pings of a scheduled backup; undefined without any (or when the inventory cannot be read). */
+  private async pingRun(expr: string, assets: string[]): Promise<PingRun | undefined> {
+    if (!this.pings || this.pings.empty) return undefined;
+    return this.pings.begin(expr, assets).catch((err) => {
+      this.log.warn(
+        { err: describeError(err), schedule: expr },
+        'ping URLs not resolved: no pings for this backup',
+      );
+      return undefined;
+    });
+  }
+
+  private async reportBackup(o: BackupOutcome, reason: string, assets: string[]): Promise<void> {
     const took =
       o.run.startedAt && o.run.endedAt
         ? formatSpan(o.run.endedAt.getTime() - o.run.startedAt.getTime())
@@ -166,6 +195,9 @@ export class Scheduler {
         title: `Scheduled backup failed: ${o.run.id}`,
         lines: o.failures,
         level: 'error',
+        event: 'backup-failed',
+        runId: o.run.id,
+        assets,
       });
       return;
     }
@@ -177,6 +209,9 @@ export class Scheduler {
       title: `Backup ${o.run.id} (${reason}): set ${o.setId}, ${o.artifacts.length} asset(s) in ${took}`,
       lines,
       level: 'info' as const,
+      event: 'backup-succeeded' as const,
+      runId: o.run.id,
+      assets,
     };
     if (this.engine.config.slack.digest) {
       const pending = JSON.parse(this.engine.note(DIGEST_NOTE) ?? '[]') as string[];
@@ -193,6 +228,7 @@ export class Scheduler {
       title: `Backup digest: ${pending.length} scheduled backup(s)`,
       lines: pending.length ? pending : ['no scheduled backups since the last digest'],
       level: 'info',
+      event: 'digest',
     });
   }
 
@@ -207,6 +243,8 @@ export class Scheduler {
       title: `Recovery drill ${o.run.id}: ${o.status}`,
       lines: o.deep.map((d) => `${d.ok ? 'pass' : 'FAIL'} ${d.asset}: ${d.detail}`),
       level: o.status === 'succeeded' ? ('info' as const) : ('error' as const),
+      event: o.status === 'succeeded' ? ('drill-succeeded' as const) : ('drill-failed' as const),
+      runId: o.run.id,
     };
     await (o.status === 'succeeded' ? this.notifier.report(notice) : this.notifier.alert(notice));
   }
