@@ -251,6 +251,15 @@ export interface StateStore {
    */
   snapshotCompressed(): Promise<{ body: Buffer; sha256: string }>;
 
+  /** The state file's size on disk (with its WAL); 0 for a state in memory. */
+  sizeBytes(): number;
+
+  /**
+   * The same snapshot as a file beside the state (SQLite's online backup, in steps between
+   * which the event loop runs), for states too large to hold in memory; `remove` deletes it.
+   */
+  snapshotFile(): Promise<{ file: string; remove(): void }>;
+
   /** True when the store holds no runs and no sets: a new host, or a lost state file. */
   isEmpty(): boolean;
 

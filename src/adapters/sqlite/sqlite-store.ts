@@ -1,5 +1,5 @@
 // The SQLite state store: runs and their timelines, the catalog, alerts and notes in one file.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -672,6 +672,20 @@ export class SqliteStore implements StateStore {
     if (image[18] === 2) image[18] = 1;
     if (image[19] === 2) image[19] = 1;
     return image;
+  }
+
+  sizeBytes(): number {
+    if (this.db.memory) return 0;
+    const size = (suffix: string) =>
+      statSync(`${this.db.name}${suffix}`, { throwIfNoEntry: false })?.size ?? 0;
+    return size('') + size('-wal');
+  }
+
+  async snapshotFile(): Promise<{ file: string; remove(): void }> {
+    if (this.db.memory) throw new Error('a state in memory has no file to copy beside');
+    const file = `${this.db.name}.upload-${process.pid}-${Date.now()}`;
+    await writeSnapshot(this.db, file);
+    return { file, remove: () => rmSync(file, { force: true }) };
   }
 
   snapshotCompressed(): Promise<CompressedSnapshot> {

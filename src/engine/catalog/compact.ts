@@ -8,7 +8,7 @@ export const PRUNED_ROWS_KEPT_MS = 30 * 86_400_000;
 /** How long a finished run keeps its fine-grained (info) events before they are summarised. */
 export const RUN_EVENTS_KEPT_MS = 90 * 86_400_000;
 /** Rows one step touches: a step is one short transaction, and the event loop runs in between. */
-const STEP = 500;
+const STEP = 100;
 
 export type CompactionReport = Omit<CompactionStep, 'more'>;
 

@@ -1,10 +1,14 @@
 // What a backup set says about the host (its manifest's `host`) and drbot's state snapshot beside it.
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import type { Asset } from '../../domain/assets.js';
 import { describeError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import { captureHostSpec } from '../backup/host-capture.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
+import { FanOut, HashCounter } from '../streams/streams.js';
 import type { SetDescription, StateSnapshotRef } from './manifest.js';
 
 /** State snapshots live outside the dated set directories, so sets keep exactly their files. */
@@ -43,14 +47,27 @@ export async function describeSet(
   return out;
 }
 
-async function uploadStateSnapshot(
+/** Uploads a snapshot of the state beside the set, keeping the newest few on each target. */
+export async function uploadStateSnapshot(
   deps: EngineDeps,
   setId: string,
   targets: BackupTarget[],
+  inMemoryMax = SNAPSHOT_IN_MEMORY_MAX,
 ): Promise<StateSnapshotRef> {
-  const { body, sha256 } = await deps.store.snapshotCompressed();
   const key = stateSnapshotKey(setId);
-  await Promise.all(targets.map((t) => t.put(key, body)));
+  const small = deps.store.sizeBytes() <= inMemoryMax;
+  if (!small) {
+    // A large state is copied and uploaded at most once per LARGE_SNAPSHOT_EVERY_MS: the set
+    // refers to the newest one, and a rebuild adds the sets since from their manifests.
+    const recent = recentSnapshot(deps);
+    if (
+      recent &&
+      (await Promise.all(targets.map((t) => t.list(recent.key)))).every((k) => k.includes(recent.key))
+    )
+      return { key: recent.key, size: recent.size, sha256: recent.sha256 };
+  }
+  const ref = small ? await putInMemory(deps, key, targets) : await streamFromCopy(deps, key, targets);
+  deps.store.setNote(LAST_SNAPSHOT_NOTE, JSON.stringify({ ...ref, at: deps.clock.now().toISOString() }));
   // Older snapshots are superseded: keep a few, in case the newest cannot be read.
   await Promise.all(
     targets.map(async (t) => {
@@ -59,5 +76,66 @@ async function uploadStateSnapshot(
         await t.delete(old).catch(() => undefined);
     }),
   );
+  return ref;
+}
+
+/**
+ * States up to this size are snapshotted in memory (in a worker thread), so a backup uses no
+ * temporary disk; larger ones (a catalog of hundreds of thousands of sets) are copied beside
+ * the state file and streamed from there, as SQLite cannot serialise more than 2 GiB at once.
+ */
+export const SNAPSHOT_IN_MEMORY_MAX = 256 * 2 ** 20;
+/** How often a state too large for memory is uploaded again (copying it takes minutes). */
+export const LARGE_SNAPSHOT_EVERY_MS = 60 * 60_000;
+const LAST_SNAPSHOT_NOTE = 'state.snapshot.last';
+
+/** The last snapshot uploaded, if it is recent enough to stand for this set too. */
+function recentSnapshot(deps: EngineDeps): StateSnapshotRef | undefined {
+  const text = deps.store.getNote(LAST_SNAPSHOT_NOTE);
+  if (!text) return undefined;
+  const last = JSON.parse(text) as StateSnapshotRef & { at: string };
+  const age = deps.clock.now().getTime() - new Date(last.at).getTime();
+  return age >= 0 && age < LARGE_SNAPSHOT_EVERY_MS
+    ? { key: last.key, size: last.size, sha256: last.sha256 }
+    : undefined;
+}
+
+async function putInMemory(
+  deps: EngineDeps,
+  key: string,
+  targets: BackupTarget[],
+): Promise<StateSnapshotRef> {
+  const { body, sha256 } = await deps.store.snapshotCompressed();
+  await Promise.all(targets.map((t) => t.put(key, body)));
   return { key, size: body.length, sha256 };
+}
+
+async function streamFromCopy(
+  deps: EngineDeps,
+  key: string,
+  targets: BackupTarget[],
+): Promise<StateSnapshotRef> {
+  const copy = await deps.store.snapshotFile();
+  try {
+    const opened = await Promise.allSettled(targets.map((t) => t.write(key)));
+    const writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const refused = opened.find((o) => o.status === 'rejected');
+    try {
+      if (refused) throw refused.reason;
+      const hasher = new HashCounter();
+      await pipeline(
+        createReadStream(copy.file),
+        createGzip(),
+        hasher,
+        new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
+      );
+      await Promise.all(writes.map((w) => w.commit()));
+      return { key, size: hasher.bytes, sha256: hasher.sha256 };
+    } catch (err) {
+      await Promise.all(writes.map((w) => w.abort(err as Error).catch(() => undefined)));
+      throw err;
+    }
+  } finally {
+    copy.remove();
+  }
 }
