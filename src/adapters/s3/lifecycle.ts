@@ -9,9 +9,16 @@ import {
 import type { LifecycleRule } from '../../ports/backup-target.js';
 
 /** The raw rules in force; [] when the bucket has no lifecycle configuration. */
-async function rawRules(client: Pick<S3Client, 'send'>, bucket: string): Promise<S3LifecycleRule[]> {
+async function rawRules(
+  client: Pick<S3Client, 'send'>,
+  bucket: string,
+  signal?: AbortSignal,
+): Promise<S3LifecycleRule[]> {
   try {
-    const res = await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
+    const res = await client.send(
+      new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }),
+      signal ? { abortSignal: signal } : {},
+    );
     return res.Rules ?? [];
   } catch (err) {
     if ((err as { name?: string }).name === 'NoSuchLifecycleConfiguration') return [];
@@ -95,6 +102,7 @@ export async function applyLifecycle(
 export async function readLifecycle(
   client: Pick<S3Client, 'send'>,
   bucket: string,
+  signal?: AbortSignal,
 ): Promise<LifecycleRule[]> {
-  return (await rawRules(client, bucket)).map(fromS3Rule);
+  return (await rawRules(client, bucket, signal)).map(fromS3Rule);
 }

@@ -17,6 +17,8 @@ export const TIER_TAG = 'drbot-tier';
 export const KIND_TAG = 'drbot-kind';
 /** How long an object is locked when nothing says (no `days`, no asset, no earlier version). */
 export const FALLBACK_LOCK_DAYS = 7;
+/** How long the start-up check waits for the bucket's Object Lock configuration. */
+const CHECK_TIMEOUT_MS = 10_000;
 /** Sets whose context this process remembers for their manifests and snapshots. */
 const SETS_REMEMBERED = 64;
 
@@ -161,7 +163,11 @@ export class ObjectLocks {
     const fix = `create the bucket with Object Lock enabled (aws s3api create-bucket --object-lock-enabled-for-bucket …, or enable it on a versioned bucket with put-object-lock-configuration), or remove ${this.o.configKey}.objectLock`;
     let enabled: string | undefined;
     try {
-      const res = await this.o.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.o.bucket }));
+      // Asked at every start, before the command a person typed: a store that does not answer
+      // must not hold that up for long (the SDK has no timeout of its own).
+      const res = await this.o.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.o.bucket }), {
+        abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+      });
       enabled = res.ObjectLockConfiguration?.ObjectLockEnabled;
     } catch (err) {
       const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };

@@ -35,6 +35,8 @@ const MAX_PARTS = 10_000;
 const DEFAULT_PART_SIZE = 8 * MiB;
 /** S3's smallest part; used when the last backup's size shows it is enough (less memory). */
 const MIN_PART_SIZE = 5 * MiB;
+/** How long `/dr policy` waits for a bucket's lifecycle rules. */
+const LIFECYCLE_READ_TIMEOUT_MS = 5_000;
 /** Parts in flight per upload; memory is (queueSize + 1) × partSize per upload (one filling). */
 const QUEUE_SIZE = 2;
 
@@ -225,7 +227,12 @@ export class S3Target implements BackupTarget {
 
   async lifecycleRules(): Promise<LifecycleRule[]> {
     try {
-      return await readLifecycle(this.client, this.config.bucket);
+      // `/dr policy` shows them: a store that does not answer must not hold the answer up.
+      return await readLifecycle(
+        this.client,
+        this.config.bucket,
+        AbortSignal.timeout(LIFECYCLE_READ_TIMEOUT_MS),
+      );
     } catch (err) {
       throw this.fail(ErrorCode.S3_FAILED, `cannot read bucket ${this.config.bucket}'s lifecycle rules`, err);
     }
