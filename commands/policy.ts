@@ -58,9 +58,9 @@ export const policy = defineCommand({
         '',
         "covered: a database's data volume is protected by that database's dump and never archived live (a tar of a running InnoDB or PostgreSQL data directory is not consistent); label it drbot.archive=stopped to archive it too, with the database stopped",
       );
-    lines.push(...(await engine.storagePolicyLines())); // tier transitions, Object Lock, lifecycle in force
     const pitr = await engine.pitrPolicy();
     if (pitr.length) lines.push('', ...pitr);
+    lines.push(...(await engine.storagePolicyLines())); // tier transitions, Object Lock, lifecycle in force
     return { ok: true, text: lines.join('\n'), data: rows };
   },
 });
