@@ -1,8 +1,8 @@
 // The engine's facade: every front end, the scheduler and the metrics go through it.
 import type { Config } from '../config.js';
 import type { DatabaseAsset } from '../domain/assets.js';
-import type { PitrLog } from '../domain/pitr.js';
 import type { Inventory } from '../domain/inventory.js';
+import type { PitrLog } from '../domain/pitr.js';
 import type { Run, RunEvent, RunKind, RunStatus } from '../domain/runs.js';
 import { ErrorCode, userError } from '../errors.js';
 import type { Notice } from '../ports/notifier.js';
@@ -23,11 +23,8 @@ import {
   recoverablePoint,
 } from './pitr/window.js';
 
-/** How long reports reuse Docker's volume and container listings. */
-export const LISTINGS_TTL_MS = 2000;
-
 import { buildPolicy, type PolicyRow } from './report/policy.js';
-import { cachedListings, SharedRead } from './report/shared-reads.js';
+import { SharedRead, sharedListings } from './report/shared-reads.js';
 import { buildStatus, type StatusReport } from './report/status.js';
 import {
   type RestoreOutcome,
@@ -53,16 +50,13 @@ import { runRecoveryTest, runVerify, type VerifyOutcome } from './verify/verify.
 /** The one entry point front ends use: every `/dr` command goes through here. */
 export class Engine {
   constructor(private readonly deps: EngineDeps) {
-    this.listings = cachedListings(deps.runtime, deps.clock, LISTINGS_TTL_MS);
-    const reportDeps: EngineDeps = { ...deps, runtime: this.listings.runtime };
+    const reportDeps: EngineDeps = { ...deps, runtime: sharedListings(deps.runtime) };
     this.reportDeps = reportDeps;
     const version = () => deps.store.version();
     this.statusRead = new SharedRead(() => buildStatus(reportDeps), version);
     this.policyRead = new SharedRead(() => buildPolicy(reportDeps), version);
   }
 
-  /** Docker's listings as reports see them: kept briefly, dropped when a run starts or ends. */
-  private readonly listings: ReturnType<typeof cachedListings>;
   private readonly reportDeps: EngineDeps;
   private readonly statusRead: SharedRead<StatusReport>;
   private readonly policyRead: SharedRead<PolicyRow[]>;
@@ -85,10 +79,7 @@ export class Engine {
     return this.deps.runtime.ping();
   }
 
-  /**
-   * What is protected now: assets, their policies, and what is invalid. Docker's listings may
-   * be up to LISTINGS_TTL_MS old (never older than the start or end of a run of this process).
-   */
+  /** What is protected now: assets, their policies, and what is invalid. */
   inventory(): Promise<Inventory> {
     return loadInventory(this.reportDeps);
   }
@@ -126,39 +117,24 @@ export class Engine {
     this.deps.store.setNote(key, value);
   }
 
-  /** A run of this process may change containers and volumes: listings are read afresh. */
-  private tracked<R extends { observer?: RunObserver }, T>(
-    kind: RunKind,
-    request: R,
-    start: (request: R) => Promise<T>,
-  ): Promise<T> {
-    this.listings.invalidate();
-    const done = this.tracker.track(kind, request, start);
-    done.then(
-      () => this.listings.invalidate(),
-      () => this.listings.invalidate(),
-    );
-    return done;
-  }
-
   backup(request: BackupRequest): Promise<BackupOutcome> {
-    return this.tracked('backup', request, (r) => this.thenRemoveDebris(runBackup(this.deps, r)));
+    return this.tracker.track('backup', request, (r) => this.thenRemoveDebris(runBackup(this.deps, r)));
   }
 
   verify(request: Parameters<typeof runVerify>[1]): Promise<VerifyOutcome> {
-    return this.tracked('verify', request, (r) => this.thenRemoveDebris(runVerify(this.deps, r)));
+    return this.tracker.track('verify', request, (r) => this.thenRemoveDebris(runVerify(this.deps, r)));
   }
 
   test(request: Parameters<typeof runRecoveryTest>[1]): Promise<VerifyOutcome> {
-    return this.tracked('test', request, (r) => this.thenRemoveDebris(runRecoveryTest(this.deps, r)));
+    return this.tracker.track('test', request, (r) => this.thenRemoveDebris(runRecoveryTest(this.deps, r)));
   }
 
   restore(request: RestoreRequest): Promise<RestoreOutcome> {
-    return this.tracked('restore', request, (r) => this.thenRemoveDebris(runRestore(this.deps, r)));
+    return this.tracker.track('restore', request, (r) => this.thenRemoveDebris(runRestore(this.deps, r)));
   }
 
   undo(request: Parameters<typeof runUndo>[1]): Promise<RestoreOutcome> {
-    return this.tracked('undo', request, (r) => this.thenRemoveDebris(runUndo(this.deps, r)));
+    return this.tracker.track('undo', request, (r) => this.thenRemoveDebris(runUndo(this.deps, r)));
   }
 
   /**
@@ -170,7 +146,7 @@ export class Engine {
     gate: ApprovalGate;
     observer?: RunObserver;
   }): Promise<RestoreOutcome> {
-    return this.tracked('restore', request, (r) => this.thenRemoveDebris(resumeRestore(this.deps, r)));
+    return this.tracker.track('restore', request, (r) => this.thenRemoveDebris(resumeRestore(this.deps, r)));
   }
 
   /** Records an approval card, so that it can still be acted on after a restart. */

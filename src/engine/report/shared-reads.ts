@@ -1,5 +1,4 @@
-// Reads many people ask for at once: one computation shared while nothing changed, a short-lived Docker listing.
-import type { Clock } from '../../ports/clock.js';
+// Reads many people ask for at once: one computation shared while nothing changed, Docker listings shared while in flight.
 import type { ContainerInfo, ContainerRuntime, VolumeInfo } from '../../ports/container-runtime.js';
 
 /**
@@ -31,46 +30,29 @@ export class SharedRead<T> {
 }
 
 /**
- * The container runtime with its volume and container listings kept for `ttlMs` (on the
- * monotonic clock) for reports: a burst of status requests lists Docker once, not fifty times.
- * `invalidate` drops them at once (a run started or ended: it may have changed containers).
- * Everything else goes straight to the runtime; runs use the runtime itself, never this.
+ * The container runtime with its volume and container listings shared by everyone who asks
+ * while one is in progress, for reports: a burst of status, policy and metrics requests lists
+ * Docker once. A listing is never kept once it has answered, so a volume created a moment ago
+ * is in the next answer. Everything else goes straight to the runtime.
  */
-export function cachedListings(
-  runtime: ContainerRuntime,
-  clock: Pick<Clock, 'monotonic'>,
-  ttlMs: number,
-): { runtime: ContainerRuntime; invalidate(): void } {
-  let volumes: { at: number; value: Promise<VolumeInfo[]> } | undefined;
-  let containers: { at: number; value: Promise<ContainerInfo[]> } | undefined;
-  const fresh = (entry: { at: number } | undefined) =>
-    entry !== undefined && clock.monotonic() - entry.at < ttlMs;
-  const keep = <V>(value: Promise<V>, drop: () => void) => {
-    // A failed listing is not kept: the next request asks Docker again.
-    value.catch(drop);
-    return value;
+export function sharedListings(runtime: ContainerRuntime): ContainerRuntime {
+  const inFlight = <V>(list: () => Promise<V>) => {
+    let current: Promise<V> | undefined;
+    return () => {
+      if (!current) {
+        const started = list();
+        current = started;
+        const clear = () => {
+          if (current === started) current = undefined;
+        };
+        started.then(clear, clear);
+      }
+      return current;
+    };
   };
-  const listVolumes = () => {
-    if (!fresh(volumes)) {
-      const entry = { at: clock.monotonic(), value: runtime.listVolumes() };
-      volumes = entry;
-      keep(entry.value, () => {
-        if (volumes === entry) volumes = undefined;
-      });
-    }
-    return (volumes as { value: Promise<VolumeInfo[]> }).value;
-  };
-  const listContainers = () => {
-    if (!fresh(containers)) {
-      const entry = { at: clock.monotonic(), value: runtime.listContainers() };
-      containers = entry;
-      keep(entry.value, () => {
-        if (containers === entry) containers = undefined;
-      });
-    }
-    return (containers as { value: Promise<ContainerInfo[]> }).value;
-  };
-  const cached = new Proxy(runtime, {
+  const listVolumes = inFlight<VolumeInfo[]>(() => runtime.listVolumes());
+  const listContainers = inFlight<ContainerInfo[]>(() => runtime.listContainers());
+  return new Proxy(runtime, {
     get(target, prop) {
       if (prop === 'listVolumes') return listVolumes;
       if (prop === 'listContainers') return listContainers;
@@ -78,11 +60,4 @@ export function cachedListings(
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-  return {
-    runtime: cached,
-    invalidate: () => {
-      volumes = undefined;
-      containers = undefined;
-    },
-  };
 }

@@ -1,4 +1,5 @@
 // The Slack front end: Bolt's receiver or Socket Mode, access checks, and one dispatcher for /dr.
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type AllMiddlewareArgs, App, type SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { findCommand } from '../../../commands/index.js';
 import { splitWords } from '../../../commands/parse.js';
@@ -164,6 +165,9 @@ export function createSlackApp(options: {
     respond,
   }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> {
     await ack();
+    // Requests that arrived together are all acknowledged before any of them is worked on:
+    // Slack gives up on an ack after 3 s, so answering one must not delay the others' acks.
+    await yieldToLoop();
     // A duplicated delivery of the same command carries the same trigger_id: run it once.
     if (!firstTime(`cmd:${command.trigger_id}`)) {
       log.info({ trigger: command.trigger_id }, 'duplicate /dr delivery ignored');
@@ -258,6 +262,7 @@ export function createSlackApp(options: {
   for (const action of [APPROVE_ACTION, REJECT_ACTION] as const) {
     app.action(action, async ({ ack, body, action: a }) => {
       await ack();
+      await yieldToLoop();
       const value = (a as { value?: string }).value ?? '';
       const channel = (body as { channel?: { id?: string } }).channel?.id;
       await desk.click({ action, value, user: body.user.id, channel });
@@ -269,6 +274,9 @@ export function createSlackApp(options: {
     poster,
     notifier: slackNotifier(poster, config, log),
     start: async () => {
+      // The first answer warms what every later one uses (compiled code, SQLite's page cache,
+      // Docker's listings), before anyone waits on it.
+      await engine.status().catch((err: Error) => log.warn({ err: err.message }, 'status warm-up failed'));
       await app.start();
       log.info(
         { mode: socketMode ? 'socket' : 'http', port: socketMode ? undefined : Number(env.PORT ?? 3000) },
