@@ -29,6 +29,7 @@ const USAGE = `usage: npm run bench:scale -- --sets N [options]
   --burst K      concurrent signed /dr status per burst (default 50)
   --out DIR      where results go (default bench/results)
   --cache DIR    where generated catalogs are kept (default $TMPDIR/drbot-scale-cache)
+  --profile DIR  write a V8 CPU profile of the app process to DIR (where its time went)
   --keep         keep the temp dir, containers and volumes afterwards
 
 quick run: npm run bench:scale -- --sets 1000 --data 16MiB
@@ -97,6 +98,9 @@ function parseArgs(argv) {
         break;
       case '--cache':
         o.cache = resolve(value());
+        break;
+      case '--profile':
+        o.profile = resolve(value());
         break;
       case '--keep':
         o.keep = true;
@@ -186,9 +190,14 @@ function writeConfig(dir, { state, s3, n }) {
 }
 
 /** The app process (bench/lib/scale-app.mjs) and a call/answer channel to it. */
-async function startApp(env) {
+async function startApp(env, profile) {
   const child = fork(join(import.meta.dirname, 'lib', 'scale-app.mjs'), [], {
-    execArgv: ['--expose-gc', '--max-semi-space-size=2'],
+    // As `npm start` runs the app; gc() only between measurements, for clean memory figures.
+    execArgv: [
+      '--expose-gc',
+      '--max-semi-space-size=2',
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    ],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -249,7 +258,7 @@ async function measureCatalog(ctx, n, { keepOpen }) {
     MYSQL_ROOT_PASSWORD: ctx.password,
     TMPDIR: join(dir, 'tmp'),
     LOG_LEVEL: 'warn',
-  });
+  }, keepOpen ? ctx.opts.profile : undefined);
   ctx.apps.add(app);
   // The engine's clock starts at the newest set, however long ago the catalog was generated.
   const opened = await app.call('open', { offsetMs: Date.now() - catalog.anchor });
@@ -291,31 +300,51 @@ async function measureCatalog(ctx, n, { keepOpen }) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A burst of signed /dr status, with the loop measured around it, optionally during a run. */
+/** Bursts of signed /dr status during a run: this many at most, this far apart. */
+const RUN_BURSTS = 5;
+const BURST_GAP_MS = 3000;
+
+/**
+ * A burst of signed /dr status with the event loop measured around it; during a run, a burst
+ * every few seconds while it lasts (its stages differ), all counted together.
+ */
 async function phase(ctx, app, label, { run, loopGoal }) {
   await app.call('loopStart');
   const t0 = performance.now();
+  const load = [loadavg()[0]];
   let runResult;
-  let burstAtMs;
+  let results = [];
+  let bursts = 0;
+  let lastBurstEnd = 0;
   if (run) {
     await app.call('start', { key: label, kind: run.kind, args: run.args });
     // Into the run: past its start-up, into the dump or the load.
     await sleep(run.burstAfterMs);
-    burstAtMs = performance.now() - t0;
+    do {
+      results = results.concat(await burst(ctx.fake, ctx.appBase, { count: ctx.opts.burst }));
+      lastBurstEnd = performance.now() - t0;
+      bursts++;
+      if (bursts >= RUN_BURSTS || (await app.call('ended', { key: label })).ended) break;
+      await sleep(BURST_GAP_MS);
+    } while (!(await app.call('ended', { key: label })).ended);
+    runResult = await app.call('wait', { key: label });
+  } else {
+    results = await burst(ctx.fake, ctx.appBase, { count: ctx.opts.burst });
+    bursts = 1;
   }
-  const results = await burst(ctx.fake, ctx.appBase, { count: ctx.opts.burst });
-  if (run) runResult = await app.call('wait', { key: label });
   const loop = await app.call('loopStop');
-  const b = burstSummary(results);
-  const during = runResult ? burstAtMs !== undefined && burstAtMs + (b.ackMaxMs ?? 0) < runResult.wallMs : undefined;
+  load.push(loadavg()[0]);
+  const b = { ...burstSummary(results), bursts };
+  const during = runResult ? lastBurstEnd < runResult.wallMs : undefined;
   log(
-    `   ${label}: acks p50 ${b.ackP50Ms?.toFixed(1)} / p99 ${b.ackP99Ms?.toFixed(1)} ms, ${b.answeredOk}/${b.sent} answered; loop p99 ${loop.p99.toFixed(1)} / max ${loop.max.toFixed(1)} ms${runResult ? `; run ${runResult.status} in ${(runResult.wallMs / 1000).toFixed(1)} s${during ? '' : ' (the burst came after the run ended)'}` : ''}`,
+    `   ${label}: acks p50 ${b.ackP50Ms?.toFixed(1)} / p99 ${b.ackP99Ms?.toFixed(1)} ms, ${b.answeredOk}/${b.sent} answered; loop p99 ${loop.p99.toFixed(1)} / max ${loop.max.toFixed(1)} ms${runResult ? `; run ${runResult.status} in ${(runResult.wallMs / 1000).toFixed(1)} s${during ? '' : ' (the last burst ended after the run)'}` : ''}`,
   );
   return {
     label,
     loopGoal,
     burst: b,
     loop,
+    load1: load,
     ...(runResult ? { run: runResult, burstDuringRun: during } : {}),
     requests: results.map(({ id, status, ackMs, answered, answerMs, answerOk }) => ({
       id,
@@ -360,7 +389,7 @@ async function slackPhases(ctx, app) {
     ctx.notes.push(`the backup did not succeed (${backup.run?.status}: ${backup.run?.error ?? backup.run?.failures?.join(' | ')}), so no restore was measured`);
   }
   for (const p of phases.filter((x) => x.run && !x.burstDuringRun))
-    ctx.notes.push(`${p.label}: the run ended before the burst of /dr status was over (a larger --data keeps it running longer)`);
+    ctx.notes.push(`${p.label}: the run ended before the last burst of /dr status was over (a larger --data keeps it running longer)`);
   return { firstRequest: { ackMs: first[0]?.ackMs, answered: first[0]?.answered }, phases };
 }
 
@@ -419,6 +448,18 @@ async function main() {
       log(
         `   ${JSON.stringify(upkeep.report)} in ${(upkeep.wallMs / 1000).toFixed(1)} s (${(upkeep.cpuMs / 1000).toFixed(1)} s CPU); loop p99 ${upkeep.loop.p99.toFixed(1)} / max ${upkeep.loop.max.toFixed(1)} ms`,
       );
+    // The same reads on the steady-state catalog (what a running drbot has).
+    const steady = await large.app.call('reads', { repeat: opts.repeat, marks: landmarks(opts.sets) });
+    const steadyReads = steady.reads.map(readSummary);
+    for (const x of steadyReads)
+      log(
+        `     after upkeep: ${x.name.padEnd(32)} ${x.error ? `FAILED ${x.error.slice(0, 200)}` : `CPU median ${x.cpuMedianMs.toFixed(1)} ms, max ${x.cpuMaxMs.toFixed(1)} ms`}`,
+      );
+    large.result.afterUpkeep = {
+      reads: steadyReads,
+      samples: steady.reads,
+      memory: { base: steady.base, after: steady.after, peakRss: steady.peakRss },
+    };
     log(`the Slack app at ${opts.sets.toLocaleString('en')} sets`);
     const slack = await slackPhases(ctx, large.app);
 

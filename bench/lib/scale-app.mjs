@@ -189,19 +189,28 @@ const handlers = {
             requester: 'U0BENCH',
             gate: commandLineGate(true, 'U0BENCH', () => engine.now()),
           });
-    running.set(
-      key,
-      promise.then(
+    const entry = {
+      settled: false,
+      done: promise.then(
         (o) => ({ outcome: o, wallMs: performance.now() - started, cpu: process.cpuUsage(cpu0) }),
         (err) => ({ error: err, wallMs: performance.now() - started, cpu: process.cpuUsage(cpu0) }),
       ),
-    );
+    };
+    entry.done.then(() => {
+      entry.settled = true;
+    });
+    running.set(key, entry);
     return {};
+  },
+
+  /** Whether a started run has ended. */
+  async ended({ key }) {
+    return { ended: running.get(key)?.settled ?? true };
   },
 
   /** Waits for a started run; its outcome and where its time went (stage spans from the timeline). */
   async wait({ key }) {
-    const done = await running.get(key);
+    const done = await running.get(key).done;
     running.delete(key);
     if (done.error) return { status: 'error', error: done.error.message, wallMs: done.wallMs };
     const o = done.outcome;
