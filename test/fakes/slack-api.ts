@@ -211,6 +211,14 @@ export class FakeSlack {
     this.faults.failNext(method, count, spec);
   }
 
+  /**
+   * Slack down: every Web API call fails as `spec` says (e.g. `{ status: 500 }`) until
+   * `failAll(undefined)`.
+   */
+  failAll(spec: FailSpec | undefined): void {
+    this.faults.failAll(spec);
+  }
+
   /** Answers 429 once calls to `method` (per method, channel or message) exceed `perSecond`. */
   rateLimit(method: string, spec: RateLimitSpec): void {
     this.faults.rateLimit(method, spec);

@@ -1,7 +1,8 @@
 /**
- * Failure injection for the fake Slack Web API: queued one-off failures (`failNext`) and a
- * sliding-window rate limit (`rateLimit`), both answered the way Slack does — HTTP 429,
- * `Retry-After: <seconds>` and `{ok:false, error:'ratelimited'}`.
+ * Failure injection for the fake Slack Web API: queued one-off failures (`failNext`), every
+ * call failing (`failAll`, Slack down) and a sliding-window rate limit (`rateLimit`); 429s are
+ * answered the way Slack does — HTTP 429, `Retry-After: <seconds>` and
+ * `{ok:false, error:'ratelimited'}`.
  */
 
 type Json = Record<string, unknown>;
@@ -43,8 +44,14 @@ export class FaultInjector {
   readonly rateLimited: RateLimitHit[] = [];
   private readonly queued = new Map<string, FailSpec[]>();
   private readonly rules = new Map<string, { spec: RateLimitSpec; hits: Map<string, number[]> }>();
+  private everything: FailSpec | undefined;
 
   constructor(private readonly now: () => number) {}
+
+  /** Every call to every method fails this way (Slack down) until called with `undefined`. */
+  failAll(spec: FailSpec | undefined): void {
+    this.everything = spec;
+  }
 
   failNext(method: string, count: number, spec: FailSpec): void {
     const queue = this.queued.get(method) ?? [];
@@ -58,6 +65,7 @@ export class FaultInjector {
 
   /** The failure to answer for this call, if any; otherwise the call counts against its budget. */
   check(method: string, body: Json): FaultAnswer | undefined {
+    if (this.everything) return this.fail(method, method, this.everything);
     const queued = this.queued.get(method)?.shift();
     if (queued) return this.fail(method, method, queued);
     const rule = this.rules.get(method);
