@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 
 /** How often the loop looks at what is due; passes themselves follow each database's interval. */
 const TICK_MS = 1000;
+/** How often the loop reads the inventory again (new databases, changed tiers). */
+const INVENTORY_MS = 15_000;
 
 /**
  * Runs an archive pass for each database whose tier has `pitr` every half of that interval,
@@ -18,6 +20,7 @@ export class PitrLoop {
   private readonly due = new Map<string, number>();
   private readonly busy = new Set<string>();
   private stopped = true;
+  private databases: { at: number; list: DatabaseAsset[] } | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -40,7 +43,10 @@ export class PitrLoop {
   async turn(now = this.engine.now().getTime()): Promise<void> {
     let databases: DatabaseAsset[];
     try {
-      databases = await this.engine.pitrDatabases();
+      // The inventory is read again every INVENTORY_MS, not at every tick.
+      if (!this.databases || now - this.databases.at >= INVENTORY_MS)
+        this.databases = { at: now, list: await this.engine.pitrDatabases() };
+      databases = this.databases.list;
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'point-in-time archiving: inventory failed');
       return;

@@ -1,6 +1,5 @@
 // Archives a MySQL/MariaDB server's closed binary logs to every target, and prunes them with the dumps.
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import type { DatabaseAsset } from '../../domain/assets.js';
 import { logKey, logSequence, type PitrLog } from '../../domain/pitr.js';
 import { describeError, ErrorCode, externalError } from '../../errors.js';
@@ -8,6 +7,7 @@ import type { TargetWrite } from '../../ports/backup-target.js';
 import { databasePassword } from '../backup/sources.js';
 import type { DbTarget } from '../db/types.js';
 import type { EngineDeps } from '../deps.js';
+import { compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter, hashStream } from '../streams/streams.js';
 import { BinlogEvents } from './binlog-events.js';
 import {
@@ -53,7 +53,21 @@ export const passNote = (asset: string) => `pitr.pass.${asset}`;
  * at once, each copy confirmed), then delete logs older than the oldest dump kept. Its outcome
  * is kept in the state file for `status` and the RPO monitor.
  */
-export async function archivePass(deps: EngineDeps, db: DatabaseAsset): Promise<ArchivePass> {
+export function archivePass(deps: EngineDeps, db: DatabaseAsset): Promise<ArchivePass> {
+  // One pass per database at a time in this process (the scheduler's and a restore's catch-up).
+  const key = `${db.name}\u0000${db.container}`;
+  const next = (passes.get(key) ?? Promise.resolve()).then(() => onePass(deps, db));
+  const settled = next.catch(() => undefined);
+  passes.set(key, settled);
+  void settled.then(() => {
+    if (passes.get(key) === settled) passes.delete(key);
+  });
+  return next;
+}
+
+const passes = new Map<string, Promise<unknown>>();
+
+async function onePass(deps: EngineDeps, db: DatabaseAsset): Promise<ArchivePass> {
   const pass: ArchivePass = { asset: db.name, at: deps.clock.now(), archived: [], pruned: 0 };
   try {
     if (db.engine === 'postgres') {
@@ -144,10 +158,13 @@ async function shipLog(
     const source = await readServerLog(t, settings, name);
     const events = new BinlogEvents();
     const hasher = new HashCounter();
+    // The backups' own compressor (igzip when installed): logs are shipped while the server writes.
+    const { compressor, compressionLevel } = deps.config.backup;
+    const compression = (await compressorFor(compressor, compressionLevel))();
     await pipeline(
       source.stream,
       events,
-      createGzip({ level: 6 }),
+      compression.stream,
       hasher,
       new FanOut(
         (writes as TargetWrite[]).map((w, i) => ({
@@ -156,6 +173,7 @@ async function shipLog(
         })),
       ),
     );
+    await compression.done;
     const res = await source.done;
     if (res.exitCode !== 0)
       throw externalError(
