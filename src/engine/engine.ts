@@ -1,6 +1,6 @@
 // The engine's facade: every front end, the scheduler and the metrics go through it.
 import type { Config } from '../config.js';
-import type { DatabaseAsset } from '../domain/assets.js';
+import { type DatabaseAsset, DEFAULT_DB_USER, DEFAULT_PASSWORD_ENV } from '../domain/assets.js';
 import type { Inventory } from '../domain/inventory.js';
 import type { PitrLog } from '../domain/pitr.js';
 import type { Run, RunEvent, RunKind, RunStatus } from '../domain/runs.js';
@@ -118,7 +118,9 @@ export class Engine {
   }
 
   backup(request: BackupRequest): Promise<BackupOutcome> {
-    return this.tracker.track('backup', request, (r) => this.thenRemoveDebris(runBackup(this.deps, r)));
+    return this.tracker.track('backup', request, (r) =>
+      this.thenRemoveDebris(runBackup(this.deps, r).then((o) => this.archiveAfterBackup(o))),
+    );
   }
 
   verify(request: Parameters<typeof runVerify>[1]): Promise<VerifyOutcome> {
@@ -389,6 +391,32 @@ export class Engine {
   /** Why a database cannot have point-in-time recovery (the setting to change), if it cannot. */
   pitrProblem(db: DatabaseAsset): Promise<string | undefined> {
     return prerequisiteProblem(this.deps, db);
+  }
+
+  /**
+   * After a backup, an archive pass for each point-in-time database it dumped: without the Slack
+   * app's scheduler (cron running `drbot backup`), logs are archived at least that often.
+   */
+  private async archiveAfterBackup(o: BackupOutcome): Promise<BackupOutcome> {
+    if (o.status !== 'succeeded') return o;
+    const dumped = new Set(o.artifacts.map((a) => a.asset));
+    // Databases from the config file, read without listing Docker again (a report may hold
+    // the listing); those found by labels are left to the scheduler's passes.
+    const { config } = this.deps;
+    for (const d of config.databases) {
+      const pitrMs = config.tierMap.get(d.tier)?.pitrMs;
+      if (!dumped.has(d.name) || pitrMs === undefined || d.engine === 'postgres') continue;
+      const user = d.user ?? DEFAULT_DB_USER[d.engine];
+      const passwordEnv = d.passwordEnv ?? DEFAULT_PASSWORD_ENV[d.engine];
+      await archivePass(this.deps, {
+        name: d.name,
+        engine: d.engine,
+        container: d.container,
+        user,
+        passwordEnv,
+      });
+    }
+    return o;
   }
 
   /** An asset's archived logs (not pruned), oldest first. */

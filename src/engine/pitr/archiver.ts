@@ -16,10 +16,14 @@ import {
   binlogSettings,
   flushAndList,
   readServerLog,
+  type ServerLog,
   tail,
 } from './mysql-binlog.js';
 
-export async function liveTarget(deps: EngineDeps, db: DatabaseAsset): Promise<DbTarget> {
+/** What an archive pass needs to know of a database. */
+export type PitrDatabase = Pick<DatabaseAsset, 'name' | 'engine' | 'container' | 'user' | 'passwordEnv'>;
+
+export async function liveTarget(deps: EngineDeps, db: PitrDatabase): Promise<DbTarget> {
   const password = await databasePassword(deps.runtime, db);
   return {
     runtime: deps.runtime,
@@ -53,7 +57,7 @@ export const passNote = (asset: string) => `pitr.pass.${asset}`;
  * at once, each copy confirmed), then delete logs older than the oldest dump kept. Its outcome
  * is kept in the state file for `status` and the RPO monitor.
  */
-export function archivePass(deps: EngineDeps, db: DatabaseAsset): Promise<ArchivePass> {
+export function archivePass(deps: EngineDeps, db: PitrDatabase): Promise<ArchivePass> {
   // One pass per database at a time in this process (the scheduler's and a restore's catch-up).
   const key = `${db.name}\u0000${db.container}`;
   const next = (passes.get(key) ?? Promise.resolve()).then(() => onePass(deps, db));
@@ -67,7 +71,7 @@ export function archivePass(deps: EngineDeps, db: DatabaseAsset): Promise<Archiv
 
 const passes = new Map<string, Promise<unknown>>();
 
-async function onePass(deps: EngineDeps, db: DatabaseAsset): Promise<ArchivePass> {
+async function onePass(deps: EngineDeps, db: PitrDatabase): Promise<ArchivePass> {
   const pass: ArchivePass = { asset: db.name, at: deps.clock.now(), archived: [], pruned: 0 };
   try {
     if (db.engine === 'postgres') {
@@ -90,9 +94,12 @@ async function onePass(deps: EngineDeps, db: DatabaseAsset): Promise<ArchivePass
     // keys carry each log's first event time, so nothing is overwritten.
     const restarted = serverMax < knownMax;
     const keys = new Set(known.map((l) => l.key));
+    // The first pass starts where the logs can matter: a server may keep gigabytes of old logs.
+    const from = known.length ? undefined : await firstNeeded(deps, t, settings, db.name, closed);
     for (const log of closed) {
       const seq = logSequence(log.name);
       if (seq === undefined || (!restarted && seq <= knownMax)) continue;
+      if (from !== undefined && seq < from) continue;
       const firstAt = await firstEventAt(t, settings, log.name);
       if (keys.has(logKey(db.name, log.name, firstAt))) continue;
       pass.archived.push(await shipLog(deps, t, settings, log.name, log.size, firstAt));
@@ -123,6 +130,32 @@ export function lastPass(
   if (!text) return undefined;
   const v = JSON.parse(text) as { at: string; problem?: string; error?: string };
   return { ...v, at: new Date(v.at) };
+}
+
+/**
+ * On the first pass for a database: the sequence number of the oldest closed log still needed,
+ * the oldest one last written at or after the oldest dump kept (a replay never starts earlier),
+ * or only the newest closed log when there is no dump yet.
+ */
+async function firstNeeded(
+  deps: EngineDeps,
+  t: DbTarget,
+  settings: BinlogSettings,
+  asset: string,
+  closed: ServerLog[],
+): Promise<number | undefined> {
+  const newest = logSequence(closed.at(-1)?.name ?? '');
+  const oldest = deps.store.artifactsBefore(asset, new Date('9999-12-31T00:00:00Z'), 1)[0];
+  if (!oldest) return newest;
+  const dir = settings.basename.slice(0, settings.basename.lastIndexOf('/') + 1) || '/var/lib/mysql/';
+  for (const log of closed) {
+    const res = await t.runtime.exec(t.container, { cmd: ['stat', '-c', '%Y', '--', `${dir}${log.name}`] });
+    const written = Number(res.stdout.trim()) * 1000;
+    // A log whose age cannot be read is shipped: too much beats a gap.
+    if (res.exitCode !== 0 || !Number.isFinite(written) || written >= oldest.setTime.getTime() - 1000)
+      return logSequence(log.name);
+  }
+  return newest;
 }
 
 /** The first event's time of a log on the server (its format description), for its key. */

@@ -13,7 +13,7 @@ import {
 } from '../../domain/pitr.js';
 import { ErrorCode, userError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';
-import { lastPass, liveTarget } from './archiver.js';
+import { archivePass, lastPass, liveTarget } from './archiver.js';
 import { binlogProblem, binlogSettings } from './mysql-binlog.js';
 
 const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
@@ -101,6 +101,9 @@ export async function pitrStatusLines(deps: EngineDeps, inventory: Inventory): P
       lines.push(`  ${a.name}: no point-in-time recovery: ${problem}; its RPO is measured on dumps`);
       continue;
     }
+    // Without the scheduler's passes (a terminal, cron), status archives what is due first.
+    const previous = lastPass(deps, a.name);
+    if (!previous || now.getTime() - previous.at.getTime() > a.policy.pitrMs) await archivePass(deps, a);
     const state = pitrState(deps, a.name);
     const newest = state.windows.at(-1);
     const age = state.newestLogAt
