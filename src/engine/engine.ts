@@ -15,6 +15,7 @@ import { planRetention, type RetentionPlan } from './catalog/prune.js';
 import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
 import { type ArchivePass, archivePass } from './pitr/archiver.js';
+import { rebuildLogCatalog } from './pitr/log-rebuild.js';
 import {
   type PitrState,
   pitrPolicyLines,
@@ -250,6 +251,13 @@ export class Engine {
   /** `catalog rebuild`: reads the targets and adds what the catalog lacks (DESIGN §9). */
   async rebuildCatalog(options: { source?: string } = {}): Promise<RebuildReport> {
     const report = await rebuildCatalog(this.deps, options);
+    // Archived logs newer than the state snapshot are known only from the targets.
+    const logs = await rebuildLogCatalog(this.deps);
+    if (logs.added || logs.problems.length)
+      this.deps.log.info(
+        { added: logs.added, problems: logs.problems },
+        'archived logs added to the catalog',
+      );
     this.deps.log.info(
       {
         read: report.read,
