@@ -12,6 +12,7 @@ import {
   parseListenAddress,
   requireSlackAccess,
 } from './config.js';
+import { fanOut } from './engine/notify/fan-out.js';
 import { describeError, toAppError } from './errors.js';
 import { createSlackApp } from './front/slack/app.js';
 import { prepareEngine } from './front/startup.js';
@@ -88,6 +89,7 @@ async function main(): Promise<number> {
         config: engine.config,
         env: { ...env, SLACK_BOT_TOKEN: token },
         log,
+        ...(notifications.webhooks.length ? { webhooks: fanOut(notifications.webhooks, log) } : {}),
       });
       await front.start();
       const notifier = notifications.notifier(front.notifier);

@@ -1,9 +1,15 @@
 // The one-shot CLI: `drbot <subcommand> …` for cron, scripts and break-glass recovery.
 import { userInfo } from 'node:os';
+import { buildNotifications } from '../adapters/webhook/notifications.js';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config.js';
+import { fanOut } from '../engine/notify/fan-out.js';
+import { runNotice } from '../engine/notify/run-notice.js';
+import { combineObservers, type RunObserver } from '../engine/runs/run-context.js';
 import { describeError, toAppError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { systemClock } from '../ports/clock.js';
+import type { Notifier } from '../ports/notifier.js';
 import { registerEnvironmentSecrets } from '../secrets.js';
 import { CliProgress, type ProgressOutput } from './cli-progress.js';
 import { dispatch, helpReply, type Reply } from './dispatch.js';
@@ -37,8 +43,18 @@ export async function runCli(argv: string[]): Promise<number> {
   registerEnvironmentSecrets(process.env);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   let app: ReturnType<typeof buildApp>;
+  let webhooks: Notifier | undefined;
   try {
-    app = buildApp(loadConfig(), log);
+    const config = loadConfig();
+    app = buildApp(config, log);
+    const engine = app.engine;
+    // A backup run from cron fails where nobody watches a terminal: webhooks hear of it too.
+    const built = buildNotifications(config, process.env, {
+      clock: systemClock,
+      log,
+      inventory: () => engine.inventory(),
+    });
+    if (built.webhooks.length) webhooks = fanOut(built.webhooks, log);
   } catch (err) {
     process.stderr.write(`drbot: ${describeError(toAppError(err))}\n`);
     return 2;
@@ -56,12 +72,18 @@ export async function runCli(argv: string[]): Promise<number> {
       },
     });
     let reply: Reply;
+    let runId: string | undefined;
+    const learn: RunObserver = {
+      onRunCreated: (run) => {
+        runId ??= run.id;
+      },
+    };
     try {
       const work = dispatch(words, {
         engine: app.engine,
         requester: `cli:${safeUser()}`,
         log,
-        ...(progress ? { observer: progress } : {}),
+        observer: combineObservers(progress, learn),
       });
       const first = await Promise.race([
         work.then((r) => ({ reply: r, stop: undefined })),
@@ -79,7 +101,12 @@ export async function runCli(argv: string[]): Promise<number> {
       signals.dispose();
       progress?.close();
     }
-    return answer(reply, json);
+    const run = runId ? app.engine.findRun(runId) : undefined;
+    const notice = run && webhooks ? runNotice(run, reply.text) : undefined;
+    const code = answer(reply, json);
+    // After the answer is out: delivery may retry for a while; its failures are only logged.
+    if (notice) await webhooks?.[notice.level === 'info' ? 'report' : 'alert'](notice);
+    return code;
   } finally {
     app.close();
   }

@@ -11,6 +11,7 @@ export const NOTICE_EVENTS = [
   'digest',
   'rpo-breach',
   'rpo-recovered',
+  'restore',
   'startup',
   'shutdown',
   'notice',

@@ -7,6 +7,7 @@ import { restoreText } from '../../../commands/restore-format.js';
 import { type Config, requireSlackAccess } from '../../config.js';
 import { formatSpan } from '../../domain/duration.js';
 import type { Engine } from '../../engine/engine.js';
+import { runNotice } from '../../engine/notify/run-notice.js';
 import type { ApprovalGate } from '../../engine/runs/approval.js';
 import type { Logger } from '../../log.js';
 import type { Notifier } from '../../ports/notifier.js';
@@ -58,6 +59,8 @@ export function createSlackApp(options: {
   config: Config;
   env: SlackEnv;
   log: Logger;
+  /** Webhooks that hear of runs started from Slack too (they do not depend on Slack). */
+  webhooks?: Notifier;
 }): SlackFrontEnd {
   const { engine, config, env } = options;
   requireSlackAccess(config);
@@ -234,9 +237,14 @@ export function createSlackApp(options: {
     }
   }
 
-  /** DR runs and failures go to the alerts channel too. */
+  /** DR runs and failures go to the alerts channel too, and to webhooks whatever Slack does. */
   async function report(runId: string, text: string): Promise<void> {
     const { run } = engine.run(runId);
+    const notice = options.webhooks ? runNotice(run, text) : undefined;
+    if (notice)
+      void options.webhooks?.[notice.level === 'info' ? 'report' : 'alert'](notice).catch((err: Error) =>
+        log.warn({ err: err.message }, 'webhook notice failed'),
+      );
     const alert =
       run.kind === 'restore' ||
       run.kind === 'undo' ||
