@@ -165,3 +165,21 @@ export async function replayPointInTime(
     });
   }
 }
+
+/**
+ * Why a database in `db-only --to` has no point-in-time recovery (PostgreSQL, or a tier without
+ * `pitr`), as the note that it is left as it is; undefined when it has it.
+ */
+export function withoutPointInTime(candidate: {
+  name: string;
+  kind: 'database' | 'volume';
+  asset: Asset | undefined;
+}): string | undefined {
+  const a = candidate.asset;
+  if (a?.kind !== 'database') return undefined;
+  if (a.engine === 'postgres')
+    return `${candidate.name}: PostgreSQL has no point-in-time recovery yet; it is left as it is (restore it from a dump on its own)`;
+  if (a.policy.pitrMs === undefined)
+    return `${candidate.name}: its tier ${a.policy.tier} has no pitr, so no archived logs; it is left as it is`;
+  return undefined;
+}

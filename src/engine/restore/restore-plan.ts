@@ -18,7 +18,7 @@ import type { ArtifactRecord, SetRecord } from '../../ports/state-store.js';
 import { targetsWith } from '../catalog/artifact-read.js';
 import { targetNamed } from '../catalog/rebuild.js';
 import type { EngineDeps } from '../deps.js';
-import { pointInTimeFor, pointInTimeNote } from '../pitr/pitr-restore.js';
+import { pointInTimeFor, pointInTimeNote, withoutPointInTime } from '../pitr/pitr-restore.js';
 import { loadHostSpec, planHostRebuild } from './bare-host.js';
 
 /** What an asset name stands for when planning: live in the inventory, or known only from backups. */
@@ -142,6 +142,12 @@ export async function buildPlan(
   }
   const missingDatabases = new Map<string, { container: string | undefined; optional: boolean }>();
   for (const c of candidates) {
+    // `db-only --to`: a database without point-in-time recovery is left as it is, said so.
+    const without = input.to && input.scope === 'db-only' ? withoutPointInTime(c) : undefined;
+    if (without) {
+      notes.push(without);
+      continue;
+    }
     // `--to`: the base is the newest dump its archived logs can carry to that time.
     const pit = input.to ? pointInTimeFor(deps, c, input.to, input.sets) : undefined;
     const set =
@@ -212,6 +218,11 @@ export async function buildPlan(
     }
     assets.push(planned);
   }
+  if (input.to && !assets.length && !problems.length)
+    throw userError(
+      ErrorCode.NOTHING_TO_BACK_UP,
+      `nothing to restore to a point in time: ${notes.join('; ') || 'no database with archived binary logs'}`,
+    );
   const rebuild = problems.length
     ? undefined
     : await planRebuild(deps, input, assets, missingDatabases, where, problems, notes);

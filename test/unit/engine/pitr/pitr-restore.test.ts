@@ -3,7 +3,7 @@ import { openSqliteStore } from '../../../../src/adapters/sqlite/sqlite-store.js
 import type { Asset } from '../../../../src/domain/assets.js';
 import { logKey, type PitrLog } from '../../../../src/domain/pitr.js';
 import type { EngineDeps } from '../../../../src/engine/deps.js';
-import { pointInTimeFor } from '../../../../src/engine/pitr/pitr-restore.js';
+import { pointInTimeFor, withoutPointInTime } from '../../../../src/engine/pitr/pitr-restore.js';
 import { pitrState, recoverablePoint } from '../../../../src/engine/pitr/window.js';
 
 const T = Date.parse('2026-11-29T06:00:00Z');
@@ -107,5 +107,20 @@ describe('a restore to a point in time, planned from the catalog', () => {
     expect(recoverablePoint(deps, 'db')).toEqual(at(29));
     expect(pitrState(deps, 'db').gaps[0]?.missing).toEqual(['mysql-bin.000003 (local: gone)']);
     expect(recoverablePoint(world().deps, 'db')).toBeUndefined();
+  });
+
+  it('leaves a database without point-in-time recovery out of db-only --to, saying why', () => {
+    const policy = { tier: 'important' } as Extract<Asset, { kind: 'database' }>['policy'];
+    const pg = { kind: 'database', engine: 'postgres', policy } as Asset;
+    const noPitr = { kind: 'database', engine: 'mariadb', policy } as Asset;
+    const withPitr = { kind: 'database', engine: 'mariadb', policy: { ...policy, pitrMs: 60_000 } } as Asset;
+
+    expect(withoutPointInTime({ name: 'pg', kind: 'database', asset: pg })).toMatch(
+      /PostgreSQL .* left as it is/,
+    );
+    expect(withoutPointInTime({ name: 'old', kind: 'database', asset: noPitr })).toBe(
+      'old: its tier important has no pitr, so no archived logs; it is left as it is',
+    );
+    expect(withoutPointInTime({ name: 'db', kind: 'database', asset: withPitr })).toBeUndefined();
   });
 });
