@@ -316,12 +316,19 @@ async function phase(ctx, app, label, { run, loopGoal }) {
   let results = [];
   let bursts = 0;
   let lastBurstEnd = 0;
+  const windows = [];
+  const timedBurst = async () => {
+    const from = Date.now();
+    const r = await burst(ctx.fake, ctx.appBase, { count: ctx.opts.burst });
+    windows.push([from, Date.now()]);
+    return r;
+  };
   if (run) {
     await app.call('start', { key: label, kind: run.kind, args: run.args });
     // Into the run: past its start-up, into the dump or the load.
     await sleep(run.burstAfterMs);
     do {
-      results = results.concat(await burst(ctx.fake, ctx.appBase, { count: ctx.opts.burst }));
+      results = results.concat(await timedBurst());
       lastBurstEnd = performance.now() - t0;
       bursts++;
       if (bursts >= RUN_BURSTS || (await app.call('ended', { key: label })).ended) break;
@@ -329,7 +336,7 @@ async function phase(ctx, app, label, { run, loopGoal }) {
     } while (!(await app.call('ended', { key: label })).ended);
     runResult = await app.call('wait', { key: label });
   } else {
-    results = await burst(ctx.fake, ctx.appBase, { count: ctx.opts.burst });
+    results = await timedBurst();
     bursts = 1;
   }
   const loop = await app.call('loopStop');
@@ -344,6 +351,7 @@ async function phase(ctx, app, label, { run, loopGoal }) {
     loopGoal,
     burst: b,
     loop,
+    burstWindows: windows,
     load1: load,
     ...(runResult ? { run: runResult, burstDuringRun: during } : {}),
     requests: results.map(({ id, status, ackMs, answered, answerMs, answerOk }) => ({

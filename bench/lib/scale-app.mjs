@@ -29,7 +29,11 @@ let metrics;
 let monitor;
 let front;
 let loop;
+let stalls;
+let clockOffsetMs = 0;
 const running = new Map();
+/** Loop turns longer than this are kept with their time, to place them on a run's timeline. */
+const STALL_MS = 100;
 
 const gc = () => globalThis.gc?.();
 const memory = () => {
@@ -74,6 +78,7 @@ function reads(marks) {
 const handlers = {
   /** Opens the state and wires the app as src/main.ts does; the engine's clock is shifted by `offsetMs`. */
   async open({ offsetMs }) {
+    clockOffsetMs = offsetMs;
     gc();
     const before = memory();
     const config = loadConfig(process.env);
@@ -159,11 +164,23 @@ const handlers = {
   async loopStart() {
     loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
+    // The histogram says how long, this says when (on the engine's clock, as a run's events).
+    let last = performance.now();
+    const list = [];
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const heldMs = now - last - 10;
+      if (heldMs > STALL_MS) list.push({ endedAt: Date.now() - clockOffsetMs, endedAtReal: Date.now(), heldMs });
+      last = now;
+    }, 10);
+    stalls = { timer, list };
     return {};
   },
 
   async loopStop() {
     loop.disable();
+    clearInterval(stalls.timer);
+    const held = stalls.list;
     const ms = (ns) => ns / 1e6;
     const h = loop;
     loop = undefined;
@@ -173,6 +190,7 @@ const handlers = {
       max: ms(h.max),
       mean: ms(h.mean),
       count: h.count,
+      stalls: held,
     };
   },
 
@@ -232,6 +250,7 @@ const handlers = {
       processCpuMs: (done.cpu.user + done.cpu.system) / 1000,
       stages,
       problems: run.events.filter((e) => e.type === 'warn' || e.type === 'error').map((e) => e.message),
+      timeline: run.events.map((e) => ({ at: e.at.getTime(), stage: e.stage, type: e.type, message: e.message.slice(0, 160) })),
     };
   },
 

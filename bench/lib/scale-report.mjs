@@ -239,6 +239,27 @@ export function markdown(result) {
     }
     L.push('');
   }
+  const stalls = (result.slack?.phases ?? []).flatMap((p) => (p.loop?.stalls ?? []).map((x) => ({ ...x, p })));
+  if (stalls.length) {
+    L.push('### Where the event loop was held longest');
+    L.push('');
+    L.push(
+      `Loop turns over 100 ms (from a 10 ms timer's lateness), with the run's last event before each ended: what was running then.`,
+    );
+    L.push('');
+    L.push('| phase | held | while a burst was answered | run stage | last event before it ended |');
+    L.push('|---|---:|---|---|---|');
+    for (const x of stalls.sort((a, b) => b.heldMs - a.heldMs).slice(0, 12)) {
+      const before = (x.p.run?.timeline ?? []).filter((e) => e.at <= x.endedAt).at(-1);
+      const stage = before ? `${before.stage ?? ''}` : x.p.run ? 'before its first event' : 'no run';
+      const last = before ? `${before.type}: ${before.message.replaceAll('|', '/')}` : '–';
+      const inBurst = (x.p.burstWindows ?? []).some(
+        ([from, to]) => x.endedAtReal >= from && x.endedAtReal - x.heldMs <= to,
+      );
+      L.push(`| ${x.p.label} | ${fmt(x.heldMs)} ms | ${inBurst ? 'yes' : 'no'} | ${stage} | ${last} |`);
+    }
+    L.push('');
+  }
   if (result.notes?.length) {
     L.push('## Notes');
     L.push('');
