@@ -75,8 +75,9 @@ export function logStamp(d: Date): string {
 
 export const PITR_PREFIX = 'pitr/';
 
-export function logKey(asset: string, name: string, firstAt: Date): string {
-  return `${PITR_PREFIX}${asset}/${logStamp(firstAt)}-${name}.gz`;
+/** Where an archived log is stored; `.gz.age` when it is encrypted (encryption.recipients). */
+export function logKey(asset: string, name: string, firstAt: Date, encrypted = false): string {
+  return `${PITR_PREFIX}${asset}/${logStamp(firstAt)}-${name}.gz${encrypted ? '.age' : ''}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { TargetWrite } from '../../ports/backup-target.js';
 import { databasePassword } from '../backup/sources.js';
 import type { DbTarget } from '../db/types.js';
 import type { EngineDeps } from '../deps.js';
+import { encrypterFor } from '../streams/age.js';
 import { compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter, hashStream } from '../streams/streams.js';
 import { BinlogEvents } from './binlog-events.js';
@@ -101,7 +102,8 @@ async function onePass(deps: EngineDeps, db: PitrDatabase): Promise<ArchivePass>
       if (seq === undefined || (!restarted && seq <= knownMax)) continue;
       if (from !== undefined && seq < from) continue;
       const firstAt = await firstEventAt(t, settings, log.name);
-      if (keys.has(logKey(db.name, log.name, firstAt))) continue;
+      if (keys.has(logKey(db.name, log.name, firstAt)) || keys.has(logKey(db.name, log.name, firstAt, true)))
+        continue;
       pass.archived.push(await shipLog(deps, t, settings, log.name, log.size, firstAt));
     }
     pass.pruned = await pruneLogs(deps, db.name);
@@ -182,7 +184,10 @@ async function shipLog(
   size: number,
   firstAt: Date,
 ): Promise<PitrLog> {
-  const key = logKey(t.asset, name, firstAt);
+  // With recipients, logs are encrypted like the dumps they extend: they hold the same rows.
+  const { recipients, tool } = deps.config.encryption;
+  const encrypt = recipients.length ? (await encrypterFor(tool, recipients))() : undefined;
+  const key = logKey(t.asset, name, firstAt, encrypt !== undefined);
   const opened = await Promise.allSettled(deps.targets.map((target) => target.write(key, size)));
   const writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   try {
@@ -194,19 +199,17 @@ async function shipLog(
     // The backups' own compressor (igzip when installed): logs are shipped while the server writes.
     const { compressor, compressionLevel } = deps.config.backup;
     const compression = (await compressorFor(compressor, compressionLevel))();
-    await pipeline(
-      source.stream,
-      events,
-      compression.stream,
-      hasher,
-      new FanOut(
-        (writes as TargetWrite[]).map((w, i) => ({
-          name: (deps.targets[i] as { name: string }).name,
-          stream: w.stream,
-        })),
-      ),
+    const fanOut = new FanOut(
+      (writes as TargetWrite[]).map((w, i) => ({
+        name: (deps.targets[i] as { name: string }).name,
+        stream: w.stream,
+      })),
     );
+    await (encrypt
+      ? pipeline(source.stream, events, compression.stream, encrypt.stream, hasher, fanOut)
+      : pipeline(source.stream, events, compression.stream, hasher, fanOut));
     await compression.done;
+    await encrypt?.done;
     const res = await source.done;
     if (res.exitCode !== 0)
       throw externalError(

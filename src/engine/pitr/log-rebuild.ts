@@ -1,14 +1,13 @@
 // Rebuilding the catalog of archived logs from what the targets hold (a new host, a lost state file).
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { logSequence, PITR_PREFIX, type PitrLog } from '../../domain/pitr.js';
 import { describeError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';
 import { HashCounter } from '../streams/streams.js';
 import { BinlogEvents } from './binlog-events.js';
+import { readLog } from './replay.js';
 
-/** `pitr/<asset>/<YYYYMMDDTHHMMSSZ>-<log name>.gz` */
-const LOG_KEY = /^pitr\/([^/]+)\/(\d{8}T\d{6}Z)-([A-Za-z0-9_.-]+)\.gz$/;
+/** `pitr/<asset>/<YYYYMMDDTHHMMSSZ>-<log name>.gz`, or `.gz.age` when encrypted */
+const LOG_KEY = /^pitr\/([^/]+)\/(\d{8}T\d{6}Z)-([A-Za-z0-9_.-]+?)\.gz(?:\.age)?$/;
 
 /**
  * Adds to the catalog every archived log a target holds that it does not know (logs archived
@@ -42,7 +41,14 @@ export async function rebuildLogCatalog(deps: EngineDeps): Promise<{ added: numb
       events.on('data', (c: Buffer) => {
         raw += c.length;
       });
-      await pipeline(await target.read(key), hasher, createGunzip(), events);
+      await readLog(
+        deps,
+        key,
+        await target.read(key),
+        hasher,
+        events,
+        'rebuilding the catalog of encrypted binary logs',
+      );
       if (events.firstAt === undefined || events.lastAt === undefined) throw new Error('no events in it');
       const log: PitrLog = {
         asset,

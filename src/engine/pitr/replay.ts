@@ -1,4 +1,5 @@
 // Replays archived binary logs into a MySQL/MariaDB server, from a dump's position up to a point in time.
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { type PitrLog, sqlDatetime } from '../../domain/pitr.js';
@@ -6,11 +7,42 @@ import { describeError, ErrorCode, externalError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import type { DbTarget } from '../db/types.js';
 import type { EngineDeps } from '../deps.js';
+import { decrypterFor, isEncrypted, loadIdentity } from '../streams/age.js';
 import { HashCounter, hashStream } from '../streams/streams.js';
 import { BinlogEvents } from './binlog-events.js';
 import { binlogTool, passwordEnv, sqlClient, tail } from './mysql-binlog.js';
 
 /** Where a dump's data ends in the binary logs (`--master-data=2`'s CHANGE MASTER line). */
+/**
+ * The stage that decrypts an archived log stored as an age file (`.gz.age`), between the
+ * stored bytes (hashed as stored) and gunzip; undefined for a plain `.gz`. Without an identity
+ * it fails saying what is missing, before any byte is read.
+ */
+export async function decryptStage(
+  deps: Pick<EngineDeps, 'config' | 'env'>,
+  key: string,
+  what: string,
+): Promise<Duplex | undefined> {
+  if (!isEncrypted(key)) return undefined;
+  const identity = await loadIdentity(deps.config, what, deps.env ?? process.env);
+  return (await decrypterFor(deps.config.encryption.tool, identity))().stream;
+}
+
+/** The stored bytes of a log, hashed, decrypted if need be, gunzipped, into `events`. */
+export async function readLog(
+  deps: Pick<EngineDeps, 'config' | 'env'>,
+  key: string,
+  stored: Readable,
+  hasher: HashCounter,
+  events: Writable,
+  what: string,
+): Promise<void> {
+  const decrypt = await decryptStage(deps, key, what);
+  await (decrypt
+    ? pipeline(stored, hasher, decrypt, createGunzip(), events)
+    : pipeline(stored, hasher, createGunzip(), events));
+}
+
 export interface BinlogPosition {
   file: string;
   position: number;
@@ -105,7 +137,7 @@ export async function replayLogs(
     });
     apply.stdout.resume();
     const [read, decoded, applied] = await Promise.allSettled([
-      pipeline(stored, hasher, createGunzip(), events),
+      readLog(deps, log.key, stored, hasher, events, 'replaying archived binary logs'),
       decode.done,
       apply.done,
     ]);
