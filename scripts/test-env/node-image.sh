@@ -2,8 +2,8 @@
 # Builds drbot-test/node: a local stand-in for the official Node.js base image, so the app
 # image (Dockerfile, `--build-arg NODE_IMAGE=drbot-test/node:latest`) builds without any
 # registry. It is a minbase debootstrap of this machine's Debian suite, from the machine's apt
-# mirror, with igzip (package isal, which the Dockerfile installs when the base lacks it), plus
-# this host's own `node` and npm. Being the host's node, it runs modules the host compiled
+# mirror, with igzip (package isal) and age (package age), which the Dockerfile installs when the
+# base lacks them, plus this host's own `node` and npm. Being the host's node, it runs modules the host compiled
 # (better-sqlite3 is a native addon tied to node's ABI). The tag is a hash of this
 # recipe and of the node binary, so a rerun with nothing changed reuses the image.
 # Prints the image's hash tag on stdout.
@@ -26,7 +26,7 @@ if ! docker image inspect "$tag" >/dev/null 2>&1; then
   trap 'rm -rf "$work"' EXIT
   root="$work/root"
   log "building $tag: debootstrap --variant=minbase $suite from the machine's apt mirror, node $("$node_bin" -v)"
-  debootstrap --variant=minbase --include=isal "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase --include=isal,age "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed (log tail above)"; }
   # Same layout as the official image: node and npm under /usr/local.
   install -m 0755 "$node_bin" "$root/usr/local/bin/node"

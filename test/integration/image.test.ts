@@ -176,7 +176,7 @@ describe('the container image', () => {
     expect(config.Healthcheck?.Test.join(' ')).toMatch(/\/healthz/);
   });
 
-  it('ships only the production dependencies, the compiled code and igzip', () => {
+  it('ships only the production dependencies, the compiled code, igzip and age', () => {
     const ls = (dir: string) => {
       const res = run(['run', '--rm', '--entrypoint', 'ls', IMAGE, '-A', dir]);
       expect(res.code, res.stderr).toBe(0);
@@ -192,6 +192,9 @@ describe('the container image', () => {
     // The fast gzip drbot compresses with (backup.compressor: auto picks it up).
     const igzip = run(['run', '--rm', '--entrypoint', 'igzip', IMAGE, '--version']);
     expect(igzip.code, igzip.stderr).toBe(0);
+    // The fast age drbot encrypts with (encryption.tool: auto picks it up).
+    const age = run(['run', '--rm', '--entrypoint', 'age', IMAGE, '--version']);
+    expect(age.code, age.stderr).toBe(0);
   });
 
   it('without the socket group it cannot use the Docker socket, and says so', () => {
