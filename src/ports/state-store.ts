@@ -258,7 +258,7 @@ export interface StateStore {
    * The same snapshot as a file beside the state (SQLite's online backup, in steps between
    * which the event loop runs), for states too large to hold in memory; `remove` deletes it.
    */
-  snapshotFile(): Promise<{ file: string; remove(): void }>;
+  snapshotFile(): Promise<{ file: string; remove(): Promise<void> }>;
 
   /** True when the store holds no runs and no sets: a new host, or a lost state file. */
   isEmpty(): boolean;

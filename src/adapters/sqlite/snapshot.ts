@@ -21,7 +21,11 @@ export function stateIsEmpty(db: Database.Database): boolean {
 }
 
 /** Writes a consistent, self-contained copy of `db` to `file` through SQLite's online backup. */
-export async function writeSnapshot(db: Database.Database, file: string): Promise<void> {
+export async function writeSnapshot(
+  db: Database.Database,
+  file: string,
+  pagesPerStep?: number,
+): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
   // Written beside the destination and renamed once whole: whoever reads `file` (an upload)
   // never sees half a snapshot.
@@ -33,7 +37,7 @@ export async function writeSnapshot(db: Database.Database, file: string): Promis
   try {
     // The backup copies pages between steps; writes made through this connection meanwhile are
     // carried into the copy, so it holds the state of one instant, never half a transaction.
-    await db.backup(partial);
+    await db.backup(partial, pagesPerStep ? { progress: () => pagesPerStep } : undefined);
     // The copy inherits WAL mode from the live file; in rollback mode it is one file that opens
     // anywhere (read-only too) without -wal/-shm files beside it.
     const copy = new Database(partial);

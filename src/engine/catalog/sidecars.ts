@@ -1,13 +1,13 @@
 // What a backup set says about the host (its manifest's `host`) and drbot's state snapshot beside it.
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import type { Asset } from '../../domain/assets.js';
 import { describeError } from '../../errors.js';
 import type { BackupTarget } from '../../ports/backup-target.js';
 import { captureHostSpec } from '../backup/host-capture.js';
 import type { EngineDeps } from '../deps.js';
 import type { RunContext } from '../runs/run-context.js';
+import { compressorFor } from '../streams/compressor.js';
 import { FanOut, HashCounter } from '../streams/streams.js';
 import type { SetDescription, StateSnapshotRef } from './manifest.js';
 
@@ -123,12 +123,16 @@ async function streamFromCopy(
     try {
       if (refused) throw refused.reason;
       const hasher = new HashCounter();
+      // The backups' own compressor (igzip when installed): gigabytes, off the event loop.
+      const { compressor, compressionLevel } = deps.config.backup;
+      const compression = (await compressorFor(compressor, compressionLevel))();
       await pipeline(
         createReadStream(copy.file),
-        createGzip(),
+        compression.stream,
         hasher,
         new FanOut(writes.map((w, i) => ({ name: (targets[i] as BackupTarget).name, stream: w.stream }))),
       );
+      await compression.done;
       await Promise.all(writes.map((w) => w.commit()));
       return { key, size: hasher.bytes, sha256: hasher.sha256 };
     } catch (err) {
@@ -136,6 +140,6 @@ async function streamFromCopy(
       throw err;
     }
   } finally {
-    copy.remove();
+    await copy.remove();
   }
 }
