@@ -57,6 +57,9 @@ export function burstSummary(results) {
   };
 }
 
+/** The longest loop turn seen: the histogram's max, or a longer one the 10 ms timer caught. */
+export const loopMax = (loop) => Math.max(loop.max, ...(loop.stalls ?? []).map((s) => s.heldMs));
+
 const verdict = (ok) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
 
 /** Every goal of issue 16 with its figure and verdict. */
@@ -116,10 +119,13 @@ export function evaluateGoals(result) {
     }
     if (phase.loop && phase.loopGoal) {
       const runOk = phase.run ? phase.run.status === 'succeeded' : true;
+      // The histogram has been seen to miss a turn the plain timer caught: the worse counts.
+      const worst = loopMax(phase.loop);
+      const both = worst > phase.loop.max ? ` (histogram ${fmt(phase.loop.max)} ms, timer ${fmt(worst)} ms)` : '';
       goals.push({
         goal: `event-loop delay ${phase.label}: p99 ≤ ${GOALS.loopP99Ms} ms, max ≤ ${GOALS.loopMaxMs} ms`,
-        figure: `p99 ${fmt(phase.loop.p99)} ms, max ${fmt(phase.loop.max)} ms${runOk ? '' : ` (the run ${phase.run?.status}: ${phase.run?.error ?? ''})`}`,
-        verdict: verdict(runOk ? phase.loop.p99 <= GOALS.loopP99Ms && phase.loop.max <= GOALS.loopMaxMs : false),
+        figure: `p99 ${fmt(phase.loop.p99)} ms, max ${fmt(worst)} ms${both}${runOk ? '' : ` (the run ${phase.run?.status}: ${phase.run?.error ?? ''})`}`,
+        verdict: verdict(runOk ? phase.loop.p99 <= GOALS.loopP99Ms && worst <= GOALS.loopMaxMs : false),
       });
     }
   }

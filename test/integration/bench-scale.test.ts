@@ -34,7 +34,7 @@ interface Catalog {
 interface Phase {
   label: string;
   burst: { sent: number; bursts: number; acked: number; answeredOk: number; ackP99Ms: number };
-  loop: { p99: number; max: number; count: number };
+  loop: { p99: number; max: number; count: number; stalls?: { heldMs: number }[] };
   run?: { status: string; setId?: string; wallMs: number };
 }
 interface ScaleResult {
@@ -173,7 +173,8 @@ describe('npm run bench:scale (tiny catalog)', () => {
       const goal = result.goals.find(
         (g) => g.goal === `event-loop delay ${p.label}: p99 ≤ 20 ms, max ≤ 100 ms`,
       );
-      expect(goal?.verdict).toBe(p.loop.p99 <= 20 && p.loop.max <= 100 ? 'met' : 'NOT met');
+      const worst = Math.max(p.loop.max, ...(p.loop.stalls ?? []).map((x) => x.heldMs));
+      expect(goal?.verdict).toBe(p.loop.p99 <= 20 && worst <= 100 ? 'met' : 'NOT met');
     }
     for (const g of result.goals) expect(['met', 'NOT met', 'not measured']).toContain(g.verdict);
   });
