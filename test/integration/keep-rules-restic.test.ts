@@ -7,11 +7,10 @@ import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRetention } from '../../src/engine/catalog/prune.js';
-import { HOUR, recordSet, reportDeps } from '../fixtures/report-deps.js';
+import { recordSet, reportDeps } from '../fixtures/report-deps.js';
 
 const run = promisify(execFile);
 const NOW = new Date('2026-11-20T12:00:00Z');
-const DAY = 24 * HOUR;
 const FLAGS = [
   '--keep-last',
   '3',

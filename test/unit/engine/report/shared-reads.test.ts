@@ -24,7 +24,7 @@ afterAll(async () => {
  */
 function countListings(w: FakeWorld, held = 0, ms = 0) {
   const original = w.runtime.listVolumes.bind(w.runtime);
-  const state = { calls: 0, release: () => undefined as void };
+  const state: { calls: number; release: () => void } = { calls: 0, release: () => {} };
   const gate = new Promise<void>((resolve) => {
     state.release = resolve;
   });
