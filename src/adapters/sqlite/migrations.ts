@@ -128,6 +128,9 @@ export const MIGRATIONS: readonly string[] = [
     WHERE status = 'complete' AND deep_verified_at IS NOT NULL;
   CREATE INDEX artifacts_pruned ON artifacts(pruned_at) WHERE status = 'pruned';
   CREATE INDEX sets_listing ON sets(status, purpose, created_at DESC, id DESC);
+  -- A new run's id is written after its row: with foreign keys on, SQLite then looks for sets
+  -- of the old id, which without this index reads every set.
+  CREATE INDEX sets_run ON sets(run_id);
   CREATE INDEX runs_kind_status ON runs(kind, status, seq);
   CREATE TABLE catalog_assets (asset TEXT PRIMARY KEY) WITHOUT ROWID;
   INSERT OR IGNORE INTO catalog_assets (asset) SELECT DISTINCT asset FROM artifacts;
