@@ -282,10 +282,10 @@ export function createSlackApp(options: {
     poster,
     notifier: slackNotifier(poster, config, log),
     start: async () => {
-      // The first answer warms what every later one uses (compiled code, SQLite's page cache,
-      // Docker's listings), before anyone waits on it.
-      await engine.status().catch((err: Error) => log.warn({ err: err.message }, 'status warm-up failed'));
       await app.start();
+      // One status warms what every later answer uses (compiled code, SQLite's page cache).
+      // Not awaited: a Docker engine that hangs must not keep the app from answering.
+      void engine.status().catch((err: Error) => log.warn({ err: err.message }, 'status warm-up failed'));
       log.info(
         { mode: socketMode ? 'socket' : 'http', port: socketMode ? undefined : Number(env.PORT ?? 3000) },
         'slack app started',
