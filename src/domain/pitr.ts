@@ -24,11 +24,16 @@ export interface PitrLog {
   targets: string[];
 }
 
-/** A base a replay can start from: a complete dump of the asset. */
+/**
+ * A base a replay can start from: a complete dump of the asset (MySQL/MariaDB), or a physical
+ * base backup (PostgreSQL: `setId` is then the base backup's key, `createdAt` the time it
+ * became consistent, and `startSeq` the WAL segment its replay starts in).
+ */
 export interface PitrBase {
   setId: string;
   createdAt: Date;
   deepVerified: boolean;
+  startSeq?: number;
 }
 
 /** An unbroken run of archived logs (consecutive sequence numbers, every one complete). */
@@ -65,6 +70,26 @@ export function logSequence(name: string): number | undefined {
   return m?.[1] ? Number(m[1]) : undefined;
 }
 
+/** A PostgreSQL WAL segment's file name: timeline, log and segment, 8 hex digits each. */
+export const WAL_SEGMENT = /^[0-9A-F]{24}$/;
+
+/** Whether an archived log is a WAL segment (PostgreSQL) rather than a binary log. */
+export const isWalSegment = (name: string) => WAL_SEGMENT.test(name);
+
+/** The default WAL segment size (`wal_segment_size`), assumed when rebuilding from keys. */
+export const DEFAULT_WAL_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The position of a WAL segment in the server's WAL, whatever its timeline: consecutive
+ * segments differ by one (`000000010000000000000007` → 7; log 1 segment 0 → 4294967296 / size).
+ */
+export function walSequence(name: string, segmentBytes = DEFAULT_WAL_SEGMENT_BYTES): number | undefined {
+  if (!isWalSegment(name)) return undefined;
+  const log = Number.parseInt(name.slice(8, 16), 16);
+  const seg = Number.parseInt(name.slice(16, 24), 16);
+  return log * Math.floor(0x1_0000_0000 / segmentBytes) + seg;
+}
+
 /** A time as the key part of an archived log: `20261129T063602Z`. */
 export function logStamp(d: Date): string {
   return d
@@ -78,6 +103,38 @@ export const PITR_PREFIX = 'pitr/';
 /** Where an archived log is stored; `.gz.age` when it is encrypted (encryption.recipients). */
 export function logKey(asset: string, name: string, firstAt: Date, encrypted = false): string {
   return `${PITR_PREFIX}${asset}/${logStamp(firstAt)}-${name}.gz${encrypted ? '.age' : ''}`;
+}
+
+/**
+ * Where an archived WAL segment is stored: `pitr/<asset>/<from>-<segment>_<to>.gz`, with the
+ * span of time its pass covered in the key (a new host rebuilds its catalog from keys alone).
+ */
+export function walKey(
+  asset: string,
+  segment: string,
+  firstAt: Date,
+  lastAt: Date,
+  encrypted = false,
+): string {
+  return `${PITR_PREFIX}${asset}/${logStamp(firstAt)}-${segment}_${logStamp(lastAt)}.gz${encrypted ? '.age' : ''}`;
+}
+
+/** Where PostgreSQL base backups of an asset are stored. */
+export const basePrefix = (asset: string) => `${PITR_PREFIX}${asset}/base/`;
+
+/**
+ * Where a physical base backup is stored: `pitr/<asset>/base/<start>-<segment>.tar.gz`, the
+ * segment its replay starts in. (When it became consistent is known only once it is stored: a
+ * rebuilt catalog takes the end of the pass that shipped the WAL after it.)
+ */
+export function baseKey(asset: string, segment: string, startAt: Date, encrypted = false): string {
+  return `${basePrefix(asset)}${logStamp(startAt)}-${segment}.tar.gz${encrypted ? '.age' : ''}`;
+}
+
+/** A stamp of a key back into a time (`20261129T063602Z`). */
+export function parseStamp(stamp: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);
+  return m ? new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`) : undefined;
 }
 
 /**
@@ -120,7 +177,10 @@ export function logChains(logs: PitrLog[]): { chains: LogChain[]; gaps: ChainGap
     else if (log.seq - prev.seq - 1 > 50) missing.push(`${log.seq - prev.seq - 1} logs before ${log.name}`);
     else
       for (let s = prev.seq + 1; s < log.seq; s++)
-        if (!named.has(s)) missing.push(`${prefixOf(log.name)}${pad(s, log.name)}`);
+        if (!named.has(s))
+          missing.push(
+            isWalSegment(log.name) ? walName(log.name, s) : `${prefixOf(log.name)}${pad(s, log.name)}`,
+          );
     gaps.push({ after: prev, before: log, missing });
     close();
     failed = [];
@@ -133,6 +193,13 @@ export function logChains(logs: PitrLog[]): { chains: LogChain[]; gaps: ChainGap
 
 function failedName(l: PitrLog): string {
   return `${l.name} (${l.error ?? 'failed'})`;
+}
+
+/** The name of the WAL segment at sequence `seq` on the timeline of `like` (default segment size). */
+function walName(like: string, seq: number): string {
+  const perLog = Math.floor(0x1_0000_0000 / DEFAULT_WAL_SEGMENT_BYTES);
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+  return `${like.slice(0, 8)}${hex(Math.floor(seq / perLog))}${hex(seq % perLog)}`;
 }
 
 function prefixOf(name: string): string {
@@ -150,14 +217,20 @@ function pad(n: number, like: string): string {
  */
 function extends_(chain: LogChain, base: PitrBase): boolean {
   const t = base.createdAt.getTime();
+  // A physical base: the chain holds the segment its replay starts in, and reaches its end.
+  if (base.startSeq !== undefined)
+    return chain.logs.some((l) => l.seq === base.startSeq) && t <= chain.lastAt.getTime();
   return chain.firstAt.getTime() <= t - SECOND && t <= chain.lastAt.getTime();
 }
 
 /**
  * Where a chain ends for a restore: the last whole second whose events are all archived. The
- * newest log's last event (its rotation) may share its second with events of the next log.
+ * newest binary log's last event (its rotation) may share its second with events of the next
+ * log; WAL segments end exactly at the switch that closed them.
  */
 export function chainEnd(chain: LogChain): Date {
+  // WAL segments end where a pass closed them, at a time the server gave to the microsecond.
+  if (chain.logs.some((l) => isWalSegment(l.name))) return chain.lastAt;
   return new Date(chain.lastAt.getTime() - SECOND);
 }
 
@@ -169,7 +242,11 @@ export function recoveryWindows(logs: PitrLog[], bases: PitrBase[]): RecoveryWin
   for (const chain of chains) {
     const base = oldestFirst.find((b) => extends_(chain, b));
     if (!base) continue;
-    const from = new Date(Math.ceil(base.createdAt.getTime() / SECOND) * SECOND);
+    // A dump's events are stamped in whole seconds; a base backup's end is exact.
+    const from =
+      base.startSeq !== undefined
+        ? base.createdAt
+        : new Date(Math.ceil(base.createdAt.getTime() / SECOND) * SECOND);
     const to = chainEnd(chain);
     if (to.getTime() >= from.getTime()) windows.push({ from, to, base, chain });
   }
@@ -200,7 +277,7 @@ export function planPointInTime(logs: PitrLog[], bases: PitrBase[], to: Date): P
     const start = base.createdAt.getTime() - SECOND;
     const selected: PitrLog[] = [];
     for (const log of chain.logs) {
-      if (log.lastAt.getTime() < start) continue;
+      if (base.startSeq !== undefined ? log.seq < base.startSeq : log.lastAt.getTime() < start) continue;
       selected.push(log);
       if (log.lastAt.getTime() > target) break;
     }

@@ -110,7 +110,7 @@ export function renderPostmortem(p: PostmortemInput): string {
     const pit = plan.assets.flatMap((a) =>
       a.pointInTime
         ? [
-            `- ${cell(a.asset)}: target time ${time(new Date(a.pointInTime.to))}; base ${a.setId}, then ${a.pointInTime.logs.length} archived binary log(s) (${a.pointInTime.logs.join(', ')}); last change replayed at ${a.pointInTime.lastChangeAt ? time(new Date(a.pointInTime.lastChangeAt)) : 'none (not replayed)'}; data-loss window ${formatSpan(a.lossWindowMs)} (target − last change replayed)`,
+            `- ${cell(a.asset)}: target time ${time(new Date(a.pointInTime.to))}; ${a.pointInTime.base ? `base backup ${a.pointInTime.base}, then ${a.pointInTime.logs.length} archived WAL segment(s) (${a.pointInTime.logs.join(', ')}) replayed in a scratch server and loaded as a dump` : `base ${a.setId}, then ${a.pointInTime.logs.length} archived binary log(s) (${a.pointInTime.logs.join(', ')})`}; last change replayed at ${a.pointInTime.lastChangeAt ? time(new Date(a.pointInTime.lastChangeAt)) : 'none (not replayed)'}; data-loss window ${formatSpan(a.lossWindowMs)} (target − last change replayed)`,
           ]
         : [],
     );

@@ -48,6 +48,11 @@ export interface PlannedPointInTime {
   windowTo: string;
   /** After the replay: the time of the last change replayed (the data-loss window ends there). */
   lastChangeAt?: string;
+  /**
+   * PostgreSQL: the physical base backup (its key) the WAL segments in `logs` are replayed onto,
+   * in a scratch server; the result is then loaded into the live database as a dump.
+   */
+  base?: string;
 }
 
 /** What a bare-host restore re-creates from the set's recorded host (names only, no values). */

@@ -413,7 +413,7 @@ export class Engine {
     const { config } = this.deps;
     for (const d of config.databases) {
       const pitrMs = config.tierMap.get(d.tier)?.pitrMs;
-      if (!dumped.has(d.name) || pitrMs === undefined || d.engine === 'postgres') continue;
+      if (!dumped.has(d.name) || pitrMs === undefined) continue;
       const user = d.user ?? DEFAULT_DB_USER[d.engine];
       const passwordEnv = d.passwordEnv ?? DEFAULT_PASSWORD_ENV[d.engine];
       await archivePass(this.deps, {

@@ -66,6 +66,8 @@ export interface ScratchContainerSpec {
   env: string[];
   labels: Record<string, string>;
   cmd?: string[];
+  /** Replaces the image's entrypoint (a container kept idle for `exec`, e.g. `sleep infinity`). */
+  entrypoint?: string[];
   /** CPU (in billionths of a CPU, Docker's NanoCpus) and memory caps; 0 or absent = none. */
   limits?: { nanoCpus: number; memoryBytes: number };
 }

@@ -302,6 +302,11 @@ export interface StateStore {
   savePitrLog(log: PitrLog): void;
   /** An asset's archived logs that are not pruned, oldest first. */
   pitrLogs(asset: string): PitrLog[];
+  /**
+   * An asset's PostgreSQL base backups (kept as records under `pitr/<asset>/base/`) that are
+   * not pruned, oldest first; saved and marked like logs.
+   */
+  pitrBases(asset: string): PitrLog[];
   /** Marks a log `failed` (a copy missing or different: a gap in the chain) or `pruned`. */
   markPitrLog(asset: string, key: string, status: PitrLog['status'], error?: string): void;
 }

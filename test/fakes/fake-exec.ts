@@ -230,6 +230,7 @@ function parsePgArgs(program: string, args: string[], tools: (typeof TOOLS)[Fake
     } else if (a === '-v' && next === 'ON_ERROR_STOP=1') i++;
     else if (a === '-F' && next === '\t') i++;
     else if (a === '-Atc' && next !== undefined) query = args[++i];
+    else if (a === '-c' && next !== undefined) query = args[++i];
     else flags.push(a);
   }
   if (user === undefined) return undefined;

@@ -517,6 +517,8 @@ export class PsqlSession implements SqlSession {
       },
     ],
     [/^SELECT count\(\*\) FROM pg_database$/, () => [String(this.databases().length)]],
+    // WAL archiving's prerequisites: this fake server runs with wal_level = minimal.
+    [/^SELECT current_setting\('wal_level'\), /, () => ['minimal|10|10|16777216|t']],
     [
       /^SELECT 'db', encode\(convert_to\(datname, 'UTF8'\), 'hex'\) FROM pg_database$/,
       () => this.databases().map((d) => `db\t${Buffer.from(d).toString('hex')}`),

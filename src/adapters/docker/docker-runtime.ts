@@ -320,6 +320,7 @@ export class DockerRuntime implements ContainerRuntime {
         Env: spec.env,
         Labels: spec.labels,
         ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+        ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
         HostConfig: {
           NetworkMode: 'none',
           // Scratch runs on the production host: capped so a deep verify cannot starve it.

@@ -1,6 +1,6 @@
 // The catalog of archived logs for point-in-time recovery, in the SQLite state file.
 import type Database from 'better-sqlite3';
-import type { PitrLog } from '../../domain/pitr.js';
+import { basePrefix, type PitrLog } from '../../domain/pitr.js';
 
 /** The migration that adds the log catalog (appended to MIGRATIONS). */
 export const PITR_MIGRATION = `
@@ -78,12 +78,31 @@ export function savePitrLog(db: Database.Database, log: PitrLog): void {
   );
 }
 
-/** An asset's logs not pruned, oldest first. */
+/** An asset's logs not pruned, oldest first (PostgreSQL base backups, kept beside them, are not logs). */
 export function pitrLogs(db: Database.Database, asset: string): PitrLog[] {
+  const bases = basePrefix(asset);
   return (
     db
-      .prepare("SELECT * FROM pitr_logs WHERE asset = ? AND status != 'pruned' ORDER BY first_at, seq")
-      .all(asset) as Row[]
+      .prepare(
+        "SELECT * FROM pitr_logs WHERE asset = ? AND status != 'pruned' AND substr(key, 1, ?) != ? ORDER BY first_at, seq",
+      )
+      .all(asset, bases.length, bases) as Row[]
+  ).map(toLog);
+}
+
+/**
+ * An asset's PostgreSQL base backups not pruned, oldest first, as log records: `name` and `seq`
+ * are the WAL segment their replay starts in, `firstAt` when they began, `lastAt` when they
+ * became consistent.
+ */
+export function pitrBases(db: Database.Database, asset: string): PitrLog[] {
+  const bases = basePrefix(asset);
+  return (
+    db
+      .prepare(
+        "SELECT * FROM pitr_logs WHERE asset = ? AND status != 'pruned' AND substr(key, 1, ?) = ? ORDER BY first_at, seq",
+      )
+      .all(asset, bases.length, bases) as Row[]
   ).map(toLog);
 }
 

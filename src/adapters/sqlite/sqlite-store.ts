@@ -25,7 +25,7 @@ import type {
 import { scrub } from '../../secrets.js';
 import { importSet, reconcileLocations } from './catalog-import.js';
 import { migrate } from './migrations.js';
-import { markPitrLog, pitrLogs, savePitrLog } from './pitr-store.js';
+import { markPitrLog, pitrBases, pitrLogs, savePitrLog } from './pitr-store.js';
 import { importSnapshot, stateIsEmpty, writeSnapshot } from './snapshot.js';
 import { type CompressedSnapshot, compressedSnapshotOf, compressImage } from './snapshot-offthread.js';
 
@@ -732,6 +732,10 @@ export class SqliteStore implements StateStore {
 
   pitrLogs(asset: string): PitrLog[] {
     return pitrLogs(this.db, asset);
+  }
+
+  pitrBases(asset: string): PitrLog[] {
+    return pitrBases(this.db, asset);
   }
 
   markPitrLog(asset: string, key: string, status: PitrLog['status'], error?: string): void {

@@ -75,6 +75,9 @@ export const MYSQL_DUMP_ARGS = [
   '--hex-blob',
 ];
 
+/** What every PostgreSQL dump gets besides the tool and the user. */
+export const PG_DUMP_ARGS = ['--no-password', '--clean', '--if-exists'];
+
 /**
  * A logical dump through `docker exec` with an argv array. The password goes through the exec's
  * environment (`MYSQL_PWD` / `PGPASSWORD`), never argv.
@@ -89,7 +92,7 @@ export async function databaseSource(runtime: ContainerRuntime, db: DatabaseAsse
       : ['mysqldump', 'mariadb-dump'];
   const { tool, version } = await firstAvailable(runtime, db, candidates);
   const cmd = postgres
-    ? [tool, '--username', db.user, '--no-password', '--clean', '--if-exists']
+    ? [tool, '--username', db.user, ...PG_DUMP_ARGS]
     : [tool, `--user=${db.user}`, ...MYSQL_DUMP_ARGS, ...(await binlogPositionArgs(runtime, db, password))];
   const env = postgres ? [`PGPASSWORD=${password}`] : [`MYSQL_PWD=${password}`];
   const exec = await runtime.execStream(db.container, { cmd, env });

@@ -1,15 +1,10 @@
 // Archives a MySQL/MariaDB server's closed binary logs to every target, and prunes them with the dumps.
-import { pipeline } from 'node:stream/promises';
 import type { DatabaseAsset } from '../../domain/assets.js';
 import { logKey, logSequence, type PitrLog } from '../../domain/pitr.js';
 import { describeError, ErrorCode, externalError } from '../../errors.js';
-import type { TargetWrite } from '../../ports/backup-target.js';
 import { databasePassword } from '../backup/sources.js';
 import type { DbTarget } from '../db/types.js';
 import type { EngineDeps } from '../deps.js';
-import { encrypterFor } from '../streams/age.js';
-import { compressorFor } from '../streams/compressor.js';
-import { FanOut, HashCounter, hashStream } from '../streams/streams.js';
 import { BinlogEvents } from './binlog-events.js';
 import {
   type BinlogSettings,
@@ -20,6 +15,8 @@ import {
   type ServerLog,
   tail,
 } from './mysql-binlog.js';
+import { pgPass } from './pg-archiver.js';
+import { encrypting, shipEverywhere } from './ship.js';
 
 /** What an archive pass needs to know of a database. */
 export type PitrDatabase = Pick<DatabaseAsset, 'name' | 'engine' | 'container' | 'user' | 'passwordEnv'>;
@@ -76,7 +73,7 @@ async function onePass(deps: EngineDeps, db: PitrDatabase): Promise<ArchivePass>
   const pass: ArchivePass = { asset: db.name, at: deps.clock.now(), archived: [], pruned: 0 };
   try {
     if (db.engine === 'postgres') {
-      pass.problem = `${db.name}: point-in-time recovery of PostgreSQL (WAL archiving) is not available yet; its RPO is measured on dumps`;
+      await pgPass(deps, db, pass);
       return pass;
     }
     const t = await liveTarget(deps, db);
@@ -185,79 +182,34 @@ async function shipLog(
   firstAt: Date,
 ): Promise<PitrLog> {
   // With recipients, logs are encrypted like the dumps they extend: they hold the same rows.
-  const { recipients, tool } = deps.config.encryption;
-  const encrypt = recipients.length ? (await encrypterFor(tool, recipients))() : undefined;
-  const key = logKey(t.asset, name, firstAt, encrypt !== undefined);
-  const opened = await Promise.allSettled(deps.targets.map((target) => target.write(key, size)));
-  const writes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-  try {
-    const refused = opened.find((o) => o.status === 'rejected');
-    if (refused) throw refused.reason;
-    const source = await readServerLog(t, settings, name);
-    const events = new BinlogEvents();
-    const hasher = new HashCounter();
-    // The backups' own compressor (igzip when installed): logs are shipped while the server writes.
-    const { compressor, compressionLevel } = deps.config.backup;
-    const compression = (await compressorFor(compressor, compressionLevel))();
-    const fanOut = new FanOut(
-      (writes as TargetWrite[]).map((w, i) => ({
-        name: (deps.targets[i] as { name: string }).name,
-        stream: w.stream,
-      })),
-    );
-    await (encrypt
-      ? pipeline(source.stream, events, compression.stream, encrypt.stream, hasher, fanOut)
-      : pipeline(source.stream, events, compression.stream, hasher, fanOut));
-    await compression.done;
-    await encrypt?.done;
-    const res = await source.done;
-    if (res.exitCode !== 0)
-      throw externalError(
-        ErrorCode.ARCHIVE_FAILED,
-        `reading ${name} in ${t.container} exited ${res.exitCode}`,
-        {
-          asset: t.asset,
-          step: 'pitr',
-          stderrTail: tail(res),
-        },
-      );
-    const receipts = await Promise.all(writes.map((w) => w.commit()));
-    await Promise.all(
-      deps.targets.map(async (target, i) => {
-        const receipt = receipts[i];
-        const got = receipt
-          ? { bytes: receipt.bytes, sha256: hasher.sha256 }
-          : await hashStream(await target.read(key));
-        if (got.bytes !== hasher.bytes || got.sha256 !== hasher.sha256)
-          throw externalError(
-            ErrorCode.CHECKSUM_MISMATCH,
-            `${target.name}: ${key} is stored as ${got.bytes} bytes sha256 ${got.sha256.slice(0, 12)}…, expected ${hasher.bytes} bytes ${hasher.sha256.slice(0, 12)}…`,
-            { asset: t.asset, step: 'pitr' },
-          );
-      }),
-    );
-    const log: PitrLog = {
-      asset: t.asset,
-      name,
-      seq: logSequence(name) ?? 0,
-      key,
-      firstAt: new Date((events.firstAt ?? firstAt.getTime() / 1000) * 1000),
-      lastAt: new Date((events.lastAt ?? firstAt.getTime() / 1000) * 1000),
-      size: hasher.bytes,
-      rawSize: events.events ? size : 0,
-      sha256: hasher.sha256,
-      archivedAt: deps.clock.now(),
-      status: 'complete',
-      error: undefined,
-      targets: deps.targets.map((x) => x.name),
-    };
-    deps.store.savePitrLog(log);
-    deps.log.info({ asset: t.asset, log: name, key, bytes: hasher.bytes }, 'binary log archived');
-    return log;
-  } catch (err) {
-    await Promise.all(writes.map((w) => w.abort(err as Error).catch(() => undefined)));
-    throw err;
-  }
+  const key = logKey(t.asset, name, firstAt, encrypting(deps));
+  const events = new BinlogEvents();
+  const stored = await shipEverywhere(deps, {
+    asset: t.asset,
+    key,
+    sizeHint: size,
+    source: await readServerLog(t, settings, name),
+    what: `reading ${name} in ${t.container}`,
+    inspect: events,
+  });
+  const log: PitrLog = {
+    asset: t.asset,
+    name,
+    seq: logSequence(name) ?? 0,
+    key,
+    firstAt: new Date((events.firstAt ?? firstAt.getTime() / 1000) * 1000),
+    lastAt: new Date((events.lastAt ?? firstAt.getTime() / 1000) * 1000),
+    size: stored.bytes,
+    rawSize: events.events ? size : 0,
+    sha256: stored.sha256,
+    archivedAt: deps.clock.now(),
+    status: 'complete',
+    error: undefined,
+    targets: deps.targets.map((x) => x.name),
+  };
+  deps.store.savePitrLog(log);
+  deps.log.info({ asset: t.asset, log: name, key, bytes: stored.bytes }, 'binary log archived');
+  return log;
 }
 
 /**

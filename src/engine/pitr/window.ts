@@ -4,8 +4,10 @@ import { formatSpan } from '../../domain/duration.js';
 import type { Inventory } from '../../domain/inventory.js';
 import {
   type ChainGap,
+  isWalSegment,
   logChains,
   type PitrBase,
+  type PitrLog,
   type PitrPlan,
   planPointInTime,
   type RecoveryWindow,
@@ -15,14 +17,32 @@ import { ErrorCode, userError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';
 import { archivePass, lastPass, liveTarget } from './archiver.js';
 import { binlogProblem, binlogSettings } from './mysql-binlog.js';
+import { walProblem, walSettings } from './pg-wal.js';
 
 const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** How many of an asset's dumps are weighed as bases (the logs reach back to the oldest kept). */
 const MAX_BASES = 10_000;
 
-/** The complete dumps of an asset a replay can start from. */
-export function basesOf(deps: Pick<EngineDeps, 'store'>, asset: string): PitrBase[] {
+/** The note that names the newest base backup a deep verify replayed (PostgreSQL). */
+export const verifiedBaseNote = (asset: string) => `pitr.base.verified.${asset}`;
+
+/**
+ * What a replay of an asset can start from: its physical base backups when it is a PostgreSQL
+ * database (its archived logs are WAL segments, or it has bases), else its complete dumps.
+ */
+export function basesOf(deps: Pick<EngineDeps, 'store'>, asset: string, logs?: PitrLog[]): PitrBase[] {
+  const physical = deps.store.pitrBases(asset).filter((b) => b.status === 'complete');
+  if (physical.length || (logs ?? deps.store.pitrLogs(asset)).some((l) => isWalSegment(l.name))) {
+    const verified = deps.store.getNote(verifiedBaseNote(asset));
+    const verifiedAt = physical.find((b) => b.key === verified)?.lastAt;
+    return physical.map((b) => ({
+      setId: b.key,
+      createdAt: b.lastAt,
+      deepVerified: verifiedAt !== undefined && b.lastAt <= verifiedAt,
+      startSeq: b.seq,
+    }));
+  }
   return deps.store
     .artifactsBefore(asset, new Date('9999-12-31T00:00:00Z'), MAX_BASES)
     .map((a) => ({ setId: a.setId, createdAt: a.setTime, deepVerified: a.deepVerified }));
@@ -45,7 +65,7 @@ export function pitrState(deps: Pick<EngineDeps, 'store'>, asset: string): PitrS
     undefined,
   );
   return {
-    windows: recoveryWindows(logs, basesOf(deps, asset)),
+    windows: recoveryWindows(logs, basesOf(deps, asset, logs)),
     gaps,
     newestLogAt: newest,
     logs: logs.length,
@@ -56,7 +76,7 @@ export function pitrState(deps: Pick<EngineDeps, 'store'>, asset: string): PitrS
 export function describeWindows(windows: RecoveryWindow[]): string {
   return windows.length
     ? windows.map((w) => `${stamp(w.from)} to ${stamp(w.to)}`).join(', and ')
-    : 'none (no dump is extended by an unbroken chain of archived logs yet)';
+    : 'none (no dump or base backup is extended by an unbroken chain of archived logs yet)';
 }
 
 /** A gap in the chain, named: which logs are missing between which. */
@@ -78,7 +98,7 @@ export function describeGap(g: ChainGap): string {
  */
 export function planFor(deps: Pick<EngineDeps, 'store'>, asset: string, to: Date): PitrPlan {
   const logs = deps.store.pitrLogs(asset);
-  const plan = planPointInTime(logs, basesOf(deps, asset), to);
+  const plan = planPointInTime(logs, basesOf(deps, asset, logs), to);
   if (plan) return plan;
   const state = pitrState(deps, asset);
   throw userError(
@@ -112,7 +132,7 @@ export async function pitrStatusLines(deps: EngineDeps, inventory: Inventory): P
     lines.push(
       newest
         ? `  ${a.name}: restorable to any second from ${stamp(newest.from)} to ${stamp(newest.to)}, ${age} (pitr ${formatSpan(a.policy.pitrMs)})`
-        : `  ${a.name}: no recovery window yet (${age}; a dump and the logs after it are needed)`,
+        : `  ${a.name}: no recovery window yet (${age}; ${a.engine === 'postgres' ? 'a base backup' : 'a dump'} and the logs after it are needed)`,
     );
     for (const g of state.gaps) lines.push(`    gap in the log chain: ${describeGap(g)}`);
     const pass = lastPass(deps, a.name);
@@ -126,10 +146,10 @@ export async function pitrStatusLines(deps: EngineDeps, inventory: Inventory): P
  * it can. Asks the live server; when it cannot be asked, the archiver's last finding is used.
  */
 export async function prerequisiteProblem(deps: EngineDeps, db: DatabaseAsset): Promise<string | undefined> {
-  if (db.engine === 'postgres')
-    return 'WAL archiving for PostgreSQL is not available yet (point-in-time recovery covers MySQL/MariaDB)';
   try {
-    return binlogProblem(db.container, await binlogSettings(await liveTarget(deps, db)));
+    const t = await liveTarget(deps, db);
+    if (db.engine === 'postgres') return walProblem(db.container, db.user, await walSettings(t));
+    return binlogProblem(db.container, await binlogSettings(t));
   } catch {
     return lastPass(deps, db.name)?.problem;
   }
@@ -141,9 +161,10 @@ export async function prerequisiteProblem(deps: EngineDeps, db: DatabaseAsset): 
  * measured on dumps alone).
  */
 export function recoverablePoint(deps: Pick<EngineDeps, 'store'>, asset: string): Date | undefined {
-  const verified = basesOf(deps, asset).filter((b) => b.deepVerified);
+  const logs = deps.store.pitrLogs(asset);
+  const verified = basesOf(deps, asset, logs).filter((b) => b.deepVerified);
   if (!verified.length) return undefined;
-  return recoveryWindows(deps.store.pitrLogs(asset), verified).at(-1)?.to;
+  return recoveryWindows(logs, verified).at(-1)?.to;
 }
 
 /**
@@ -154,7 +175,7 @@ export async function pitrPolicyLines(deps: EngineDeps, inventory: Inventory): P
   const tiers = [...deps.config.tierMap.values()].filter((t) => t.pitrMs !== undefined);
   if (!tiers.length) return [];
   const lines = [
-    `point-in-time recovery (pitr): ${tiers.map((t) => `${t.name} ${formatSpan(t.pitrMs as number)}`).join(', ')} — binary logs archived continuously, at most that late`,
+    `point-in-time recovery (pitr): ${tiers.map((t) => `${t.name} ${formatSpan(t.pitrMs as number)}`).join(', ')} — binary logs (WAL for PostgreSQL) archived continuously, at most that late`,
   ];
   for (const a of inventory.assets) {
     if (a.kind !== 'database' || !a.policy.protected || a.policy.pitrMs === undefined) continue;

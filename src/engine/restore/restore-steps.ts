@@ -8,7 +8,7 @@ import { databasePassword } from '../backup/sources.js';
 import { gzipOf } from '../catalog/artifact-read.js';
 import { type DbTarget, loadSessions, restoreDump, waitForDatabase } from '../db/db-restore.js';
 import type { EngineDeps } from '../deps.js';
-import { replayPointInTime } from '../pitr/pitr-restore.js';
+import { replayPointInTime, restorePgPointInTime } from '../pitr/pitr-restore.js';
 import type { RunContext } from '../runs/run-context.js';
 import { discardScratch, SCRATCH_LABEL, scratchName } from '../runs/scratch.js';
 import { compareTarIndexes, indexTar } from '../streams/tar-index.js';
@@ -63,6 +63,8 @@ export async function restoreDatabase(
   const target = await liveDbTarget(deps, a);
   await deps.runtime.startContainer(target.container);
   await waitForDatabase(target, deps.clock, deps.config.ms.restoreReadiness);
+  // PostgreSQL `--to`: its base backup and WAL, recovered in scratch, are what is loaded.
+  if (a.pointInTime?.base) return restorePgPointInTime(deps, ctx, target, a, safetySetId);
   const artifact = set.artifacts.find((x) => x.asset === a.asset) as SetRecord['artifacts'][number];
   const { stream, check } = await openVerified(copy);
   // An age file is decrypted on the way; the verified bytes are still hashed before it.

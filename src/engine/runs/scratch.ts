@@ -9,7 +9,7 @@ import type { ContainerRuntime, ScratchContainerSpec } from '../../ports/contain
 export const SCRATCH_LABEL = 'drbot.scratch';
 
 /** A Docker-safe, recognisable name for a run's scratch object. */
-export function scratchName(runId: string, asset: string, kind: 'verify' | 'restore'): string {
+export function scratchName(runId: string, asset: string, kind: 'verify' | 'restore' | 'replay'): string {
   const safe = asset.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 60);
   return `drbot-${kind}-${runId}-${safe}-${randomBytes(2).toString('hex')}`;
 }

@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { parseSpan } from '../../../src/domain/duration.js';
 import {
+  baseKey,
+  chainEnd,
   logChains,
   logKey,
   type PitrBase,
   type PitrLog,
   parsePointInTime,
+  parseStamp,
   planPointInTime,
   recoveryWindows,
   sqlDatetime,
   stopDatetime,
+  walKey,
+  walSequence,
 } from '../../../src/domain/pitr.js';
 
 const T = Date.parse('2026-11-29T06:00:00Z');
@@ -104,5 +109,72 @@ describe('--to', () => {
 
   it.each(['yesterday', '-10x', '2026-13-45T99:00:00Z', '10m'])('refuses %s', (text) => {
     expect(parsePointInTime(text, now, parseSpan)).toBeUndefined();
+  });
+});
+
+/** WAL segment n (timeline 1, 16 MiB segments), shipped by a pass covering [10n, 10n + 10). */
+function segment(n: number, status: PitrLog['status'] = 'complete'): PitrLog {
+  const name = `00000001${Math.floor(n / 256)
+    .toString(16)
+    .toUpperCase()
+    .padStart(8, '0')}${(n % 256).toString(16).toUpperCase().padStart(8, '0')}`;
+  return {
+    ...log(n, status),
+    name,
+    seq: walSequence(name) as number,
+    key: walKey('pg', name, at(10 * n), at(10 * n + 10)),
+    asset: 'pg',
+  };
+}
+/** A base backup that began in segment `seq` and became consistent at second `s`. */
+const physical = (seq: number, s: number): PitrBase => ({
+  setId: `pitr/pg/base/${seq}`,
+  createdAt: at(s),
+  deepVerified: false,
+  startSeq: seq,
+});
+
+describe('PostgreSQL WAL segments and base backups', () => {
+  it('numbers segments across log boundaries, and keys them with the span of their pass', () => {
+    expect(walSequence('000000010000000000000007')).toBe(7);
+    expect(walSequence('0000000100000001000000FF')).toBe(256 + 255);
+    expect(walSequence('000000020000000200000000')).toBe(512);
+    expect(walSequence('000000010000000000000007', 64 * 1024 * 1024)).toBe(7);
+    expect(walSequence('000000010000000100000000', 64 * 1024 * 1024)).toBe(64);
+    expect(walSequence('mysql-bin.000007')).toBeUndefined();
+    expect(walKey('pg', '000000010000000000000007', at(0), at(90))).toBe(
+      'pitr/pg/20261129T060000Z-000000010000000000000007_20261129T060130Z.gz',
+    );
+    expect(baseKey('pg', '000000010000000000000007', at(5), true)).toBe(
+      'pitr/pg/base/20261129T060005Z-000000010000000000000007.tar.gz.age',
+    );
+    expect(parseStamp('20261129T060130Z')).toEqual(at(90));
+    expect(parseStamp('2026-11-29')).toBeUndefined();
+  });
+
+  it('runs a window from the moment a base became consistent to the exact end of the chain holding its first segment', () => {
+    const wal = [255, 256, 257, 258].map((n) => segment(n));
+    const [w] = recoveryWindows(wal, [physical(256, 2565.4)]);
+
+    expect(w?.from).toEqual(at(2565.4));
+    expect(w?.to).toEqual(at(2590));
+    expect(chainEnd({ logs: wal, firstAt: at(2550), lastAt: at(2590) })).toEqual(at(2590));
+    // A base whose first segment is not archived has no window.
+    expect(recoveryWindows(wal.slice(2), [physical(256, 2565.4)])).toEqual([]);
+  });
+
+  it("replays from the base's first segment to the one holding the target, and names a missing segment by its file name", () => {
+    const wal = [255, 256, 257, 258, 259].map((n) => segment(n));
+    const plan = planPointInTime(wal, [physical(256, 2565), physical(258, 2585)], at(2577));
+
+    expect(plan?.base.setId).toBe('pitr/pg/base/256');
+    expect(plan?.logs.map((l) => l.seq)).toEqual([256, 257]);
+    expect(planPointInTime(wal, [physical(256, 2565), physical(258, 2585)], at(2595))?.base.setId).toBe(
+      'pitr/pg/base/258',
+    );
+    expect(planPointInTime(wal, [physical(256, 2565)], at(2560))).toBeUndefined();
+
+    const gaps = logChains([segment(255), segment(256), segment(258)]).gaps;
+    expect(gaps[0]?.missing).toEqual(['000000010000000100000001']);
   });
 });

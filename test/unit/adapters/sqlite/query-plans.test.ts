@@ -133,7 +133,11 @@ describe('catalog reads use indexes (EXPLAIN QUERY PLAN)', () => {
     const { store, seen, state, explain } = recordingStore();
     seed(store);
     const { deps } = reportDeps(
-      { uploads: { tier: 'critical' }, media: { tier: 'important', retention: '2d+3w+2m' }, logs: { tier: 'logs' } },
+      {
+        uploads: { tier: 'critical' },
+        media: { tier: 'important', retention: '2d+3w+2m' },
+        logs: { tier: 'logs' },
+      },
       NOW,
     );
     const engine = new Engine({ ...deps, store });
@@ -172,7 +176,11 @@ async function rowsRead(extra: number): Promise<{ rows: number; statements: numb
   const { store, seen, state } = recordingStore();
   seed(store, extra);
   const { deps } = reportDeps(
-    { uploads: { tier: 'critical' }, media: { tier: 'important', retention: '2d+3w+2m' }, logs: { tier: 'logs' } },
+    {
+      uploads: { tier: 'critical' },
+      media: { tier: 'important', retention: '2d+3w+2m' },
+      logs: { tier: 'logs' },
+    },
     NOW,
   );
   const engine = new Engine({ ...deps, store });

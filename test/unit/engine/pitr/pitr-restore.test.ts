@@ -84,7 +84,7 @@ describe('a restore to a point in time, planned from the catalog', () => {
     );
   });
 
-  it('refuses a volume and PostgreSQL, saying what --to covers', () => {
+  it('refuses a volume, saying what --to covers, and a database with no archived logs, naming its empty window', () => {
     const { deps, store } = world();
     const volume = { name: 'files', kind: 'volume' as const, asset: undefined };
     const pg = {
@@ -93,8 +93,12 @@ describe('a restore to a point in time, planned from the catalog', () => {
       asset: { kind: 'database', engine: 'postgres' } as Asset,
     };
 
-    expect(() => pointInTimeFor(deps, volume, at(33), store.listSets())).toThrow(/files is a volume/);
-    expect(() => pointInTimeFor(deps, pg, at(33), store.listSets())).toThrow(/PostgreSQL/);
+    expect(() => pointInTimeFor(deps, volume, at(33), store.listSets())).toThrow(
+      /files is a volume; a restore to a point in time covers databases with archived binary logs or WAL/,
+    );
+    expect(() => pointInTimeFor(deps, pg, at(33), store.listSets())).toThrow(
+      /outside the recovery window of pg: restorable to any second from none/,
+    );
   });
 
   it('names a failed log as a gap, and counts only deep-verified dumps for the RPO', () => {
@@ -111,13 +115,11 @@ describe('a restore to a point in time, planned from the catalog', () => {
 
   it('leaves a database without point-in-time recovery out of db-only --to, saying why', () => {
     const policy = { tier: 'important' } as Extract<Asset, { kind: 'database' }>['policy'];
-    const pg = { kind: 'database', engine: 'postgres', policy } as Asset;
+    const pg = { kind: 'database', engine: 'postgres', policy: { ...policy, pitrMs: 60_000 } } as Asset;
     const noPitr = { kind: 'database', engine: 'mariadb', policy } as Asset;
     const withPitr = { kind: 'database', engine: 'mariadb', policy: { ...policy, pitrMs: 60_000 } } as Asset;
 
-    expect(withoutPointInTime({ name: 'pg', kind: 'database', asset: pg })).toMatch(
-      /PostgreSQL .* left as it is/,
-    );
+    expect(withoutPointInTime({ name: 'pg', kind: 'database', asset: pg })).toBeUndefined();
     expect(withoutPointInTime({ name: 'old', kind: 'database', asset: noPitr })).toBe(
       'old: its tier important has no pitr, so no archived logs; it is left as it is',
     );
