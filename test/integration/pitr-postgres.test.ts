@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Target } from '../../src/adapters/s3/s3-target.js';
 import type { S3TargetConfig } from '../../src/config.js';
 import type { DatabaseAsset } from '../../src/domain/assets.js';
+import { walSequence } from '../../src/domain/pitr.js';
 import { dispatch } from '../../src/front/dispatch.js';
 import { createLogger } from '../../src/log.js';
 import type { Notice } from '../../src/ports/notifier.js';
@@ -82,6 +83,9 @@ beforeAll(async () => {
     psql('SELECT 1', 'postgres');
     return true;
   });
+  // No background commits: a test below restores to a moment after which nothing was written.
+  psql('ALTER SYSTEM SET autovacuum = off', 'postgres');
+  psql('SELECT pg_reload_conf()', 'postgres');
   psql('CREATE DATABASE ledger', 'postgres');
   psql(
     "CREATE TABLE entries (id int PRIMARY KEY, note text); INSERT INTO entries SELECT g, 'base ' || g FROM generate_series(1, 100) g",
@@ -161,6 +165,17 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
     expect(outcome.postmortem).toContain('archived WAL segment(s)');
     expect(toT2.text).toContain('base backup');
 
+    // A target after the last change: the WAL holds no commit after it, so PostgreSQL would stop
+    // short of it; the recovery runs to the end of the segments planned, which is the same state.
+    psql("INSERT INTO entries VALUES (131, 'last')");
+    await nextSecond();
+    const quiet = iso(await nextSecond());
+    await nextSecond();
+    const toQuiet = await run(['restore', ASSET, '--to', quiet, '--yes']);
+    expect(toQuiet.exitCode, `${toQuiet.text}\n${timeline()}`).toBe(0);
+    expect(rows()).toBe('131\t131');
+    expect(timeline()).toContain(`the archived WAL holds no change after ${quiet}`);
+
     // The live server kept its WAL stream: archiving goes on after the restores.
     const pass = await h.app.engine.archiveLogs(await db());
     expect(pass.error ?? pass.problem).toBeUndefined();
@@ -218,6 +233,7 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
         alerts.push(n);
       },
     });
+    psql('CREATE TABLE IF NOT EXISTS marker (id int)');
     sync();
     const base = await h.app.engine.backup({ target: ASSET, requester: 'test' });
     expect(base.status, base.failures.join()).toBe('succeeded');
@@ -236,8 +252,10 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
     await monitor.check(new Date());
     expect(alerts.filter((a) => a.title.includes('RPO breach'))).toEqual([]);
 
-    const newestBase = h.app.engine.pitrState(ASSET).windows.at(-1)?.base;
-    const logs = h.app.engine.archivedLogs(ASSET).filter((l) => l.seq > (newestBase?.startSeq ?? 0));
+    // The newest base backup (taken after the dump above) is the one deep verify recovers.
+    const bases = ((await s3Target().list(`pitr/${ASSET}/base/`)) ?? []).sort();
+    const baseSeq = walSequence(/-([0-9A-F]{24})\.tar\.gz$/.exec(bases.at(-1) ?? '')?.[1] ?? '') ?? 0;
+    const logs = h.app.engine.archivedLogs(ASSET).filter((l) => l.seq > baseSeq);
     const middle = logs[Math.floor(logs.length / 2)];
     if (!middle || logs.length < 3) throw new Error(`too few segments after the base: ${logs.length}`);
     rmSync(join(h.backupDir, middle.key));

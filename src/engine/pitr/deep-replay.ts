@@ -127,9 +127,12 @@ async function replayArchivedWal(
     // The gap is the finding; whether the segments before it recover is said beside it.
     const before = await recovery.then(
       () => `the ${wal.length} segment(s) before it recover cleanly`,
-      (err: unknown) => `the ${wal.length} segment(s) before it do not recover on their own: ${describeError(err)}`,
+      (err: unknown) =>
+        `the ${wal.length} segment(s) before it do not recover on their own: ${describeError(err)}`,
     );
-    throw fail(`gap in the WAL chain after base backup ${base.key}: ${later.map(describeGap).join('; ')} (${before})`);
+    throw fail(
+      `gap in the WAL chain after base backup ${base.key}: ${later.map(describeGap).join('; ')} (${before})`,
+    );
   }
   const replayed = await recovery;
   deps.store.setNote(verifiedBaseNote(asset), base.key);

@@ -9,6 +9,7 @@ import {
   baseBackupStream,
   dropSegments,
   ensureSlot,
+  nudgeWal,
   readSegment,
   receiveDir,
   receiveWal,
@@ -46,8 +47,11 @@ export async function pgPass(deps: EngineDeps, db: PitrDatabase, pass: ArchivePa
   // An empty receive directory: pg_receivewal is pointed at the segment being written now, so
   // the next receive starts there whatever the server's version (a base backup follows).
   const entries = await t.runtime.exec(t.container, { cmd: ['ls', '-1', '--', receiveDir(slot)] });
-  if (entries.exitCode !== 0 || !entries.stdout.trim())
-    await receiveWal(t, slot, (await walPosition(t)).lsn, RECEIVE_TIMEOUT_S);
+  if (entries.exitCode !== 0 || !entries.stdout.trim()) {
+    const now = await walPosition(t);
+    await nudgeWal(t);
+    await receiveWal(t, slot, now.lsn, RECEIVE_TIMEOUT_S);
+  }
   const base = await baseIfDue(deps, t, settings);
   const closed = await switchWal(t, settings.segmentBytes);
   const received = await receiveWal(t, slot, closed.end, RECEIVE_TIMEOUT_S);

@@ -124,14 +124,25 @@ export async function withRecoveredScratch<T>(
         tail(configured),
       );
     const bin = configured.stdout.trim().split('\n').at(-1) as string;
-    // pg_ctl -w returns once the server runs (with hot_standby off, while it still recovers).
-    const started = await deps.runtime.exec(name, {
-      cmd: [`${bin}/pg_ctl`, '-D', DATA, '-w', '-t', '600', '-l', SERVER_LOG, 'start'],
-      user: 'postgres',
-    });
-    if (started.exitCode !== 0)
-      throw await serverFailed(deps, target, `pg_ctl exited ${started.exitCode}`, tail(started));
-    const lastEpoch = await untilPromoted(deps, target, bin);
+    let lastEpoch: string;
+    try {
+      lastEpoch = await startAndPromote(deps, target, bin);
+    } catch (err) {
+      // No commit after the target in the WAL given: PostgreSQL stops rather than guess. Those
+      // segments end at a pass's switch, after the target, so their end holds every change up
+      // to the target and none after it: the recovery is finished to their end instead.
+      if (!input.to || !(await serverLogSays(deps, target, TARGET_NOT_REACHED))) throw err;
+      await run(
+        target,
+        ['sed', '-i', '/^recovery_target_time = /d', `${DATA}/postgresql.auto.conf`],
+        'dropping the target',
+      );
+      lastEpoch = await startAndPromote(deps, target, bin);
+      ctx.info(
+        `${input.asset}: the archived WAL holds no change after ${input.to.toISOString()}; recovered to the end of the segments planned, which hold every change up to it`,
+        { asset: input.asset },
+      );
+    }
     ctx.info(
       `${input.asset}: recovered base backup ${input.base.key} and ${input.wal.length} WAL segment(s) in scratch ${name}${input.to ? ` up to ${input.to.toISOString()}` : ' to the end of the archived WAL'} in ${Math.round((deps.clock.monotonic() - t0) / 100) / 10}s`,
       { asset: input.asset },
@@ -145,6 +156,31 @@ export async function withRecoveredScratch<T>(
     await discardScratch(deps.runtime, ctx, 'container', name);
     forget();
   }
+}
+
+/** What PostgreSQL (13 and later) says when the WAL ends before a commit after the target. */
+const TARGET_NOT_REACHED = 'recovery ended before configured recovery target was reached';
+
+async function serverLogSays(deps: EngineDeps, t: DbTarget, words: string): Promise<boolean> {
+  const log = await deps.runtime
+    .exec(t.container, { cmd: ['tail', '-n', '20', SERVER_LOG] })
+    .catch(() => undefined);
+  return log?.stdout.includes(words) ?? false;
+}
+
+/**
+ * Starts the scratch server (pg_ctl -w returns once it runs: with hot_standby off, while it
+ * still recovers) and waits until it has promoted itself; returns the time of the last
+ * transaction replayed (epoch seconds, empty when none).
+ */
+async function startAndPromote(deps: EngineDeps, t: DbTarget, bin: string): Promise<string> {
+  const started = await deps.runtime.exec(t.container, {
+    cmd: [`${bin}/pg_ctl`, '-D', DATA, '-w', '-t', '600', '-l', SERVER_LOG, 'start'],
+    user: 'postgres',
+  });
+  if (started.exitCode !== 0)
+    throw await serverFailed(deps, t, `pg_ctl exited ${started.exitCode}`, tail(started));
+  return untilPromoted(deps, t, bin);
 }
 
 /** The recovery failed: the server's own words (its log's tail) say why. */
