@@ -277,7 +277,15 @@ export function planPointInTime(logs: PitrLog[], bases: PitrBase[], to: Date): P
     const start = base.createdAt.getTime() - SECOND;
     const selected: PitrLog[] = [];
     for (const log of chain.logs) {
-      if (base.startSeq !== undefined ? log.seq < base.startSeq : log.lastAt.getTime() < start) continue;
+      if (base.startSeq !== undefined) {
+        // WAL: every segment of each pass that began by the target, so the last one selected
+        // ends where a pass closed them, at or after the target (segments of a pass share it).
+        if (log.seq < base.startSeq) continue;
+        if (log.firstAt.getTime() >= to.getTime() && selected.length) break;
+        selected.push(log);
+        continue;
+      }
+      if (log.lastAt.getTime() < start) continue;
       selected.push(log);
       if (log.lastAt.getTime() > target) break;
     }

@@ -131,7 +131,9 @@ export async function withRecoveredScratch<T>(
       // No commit after the target in the WAL given: PostgreSQL stops rather than guess. Those
       // segments end at a pass's switch, after the target, so their end holds every change up
       // to the target and none after it: the recovery is finished to their end instead.
-      if (!input.to || !(await serverLogSays(deps, target, TARGET_NOT_REACHED))) throw err;
+      const last = input.wal.at(-1);
+      const endsAfter = input.to && last && last.lastAt.getTime() >= input.to.getTime();
+      if (!endsAfter || !(await serverLogSays(deps, target, TARGET_NOT_REACHED))) throw err;
       await run(
         target,
         ['sed', '-i', '/^recovery_target_time = /d', `${DATA}/postgresql.auto.conf`],
@@ -139,7 +141,7 @@ export async function withRecoveredScratch<T>(
       );
       lastEpoch = await startAndPromote(deps, target, bin);
       ctx.info(
-        `${input.asset}: the archived WAL holds no change after ${input.to.toISOString()}; recovered to the end of the segments planned, which hold every change up to it`,
+        `${input.asset}: the archived WAL holds no change after ${(input.to as Date).toISOString()}; recovered to the end of the segments planned, which hold every change up to it`,
         { asset: input.asset },
       );
     }

@@ -169,6 +169,12 @@ describe('PostgreSQL WAL segments and base backups', () => {
 
     expect(plan?.base.setId).toBe('pitr/pg/base/256');
     expect(plan?.logs.map((l) => l.seq)).toEqual([256, 257]);
+    // Segments shipped by one pass share its span: all of the pass holding the target are replayed.
+    const pass = [256, 257, 258, 259].map((n) => ({ ...segment(n), firstAt: at(2560), lastAt: at(2570.3) }));
+    const next = { ...segment(260), firstAt: at(2570.3), lastAt: at(2580) };
+    expect(
+      planPointInTime([...pass, next], [physical(256, 2561)], at(2570.3))?.logs.map((l) => l.seq),
+    ).toEqual([256, 257, 258, 259]);
     expect(planPointInTime(wal, [physical(256, 2565), physical(258, 2585)], at(2595))?.base.setId).toBe(
       'pitr/pg/base/258',
     );
