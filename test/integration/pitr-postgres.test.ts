@@ -185,6 +185,7 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
     expect(status.text).toMatch(
       new RegExp(`${ASSET}: restorable to any second from \\S+ to \\S+, newest log \\S+ old \\(pitr 1m\\)`),
     );
+    expect(status.text).toMatch(/replication slot drbot_ledger_db_[0-9a-f]+ keeps \d+\.\d MiB of WAL on the server/);
     const keys = (await s3Target().list('pitr/')) ?? [];
     expect(keys.some((k) => k.startsWith(`pitr/${ASSET}/base/`))).toBe(true);
     expect(keys.some((k) => /\/\d{8}T\d{6}Z-[0-9A-F]{24}_\d{8}T\d{6}Z\.gz$/.test(k))).toBe(true);

@@ -249,3 +249,18 @@ export async function baseBackupStream(
   });
   return { stream: exec.stdout, done: exec.done };
 }
+
+/**
+ * How much WAL the asset's slot keeps on the server (bytes from its restart point to now);
+ * undefined when the slot does not exist or the server cannot be asked. The slot name is made
+ * of `[a-z0-9_]` only (slotName), so it is safe inside the fixed query.
+ */
+export async function slotRetainedBytes(t: DbTarget, slot: string): Promise<number | undefined> {
+  if (!/^[a-z0-9_]+$/.test(slot)) return undefined;
+  const rows = await pgQuery(
+    t,
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots WHERE slot_name = '${slot}'`,
+  ).catch(() => undefined);
+  const v = Number(rows?.[0]?.[0]);
+  return rows?.length && Number.isFinite(v) ? v : undefined;
+}

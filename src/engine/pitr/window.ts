@@ -17,7 +17,7 @@ import { ErrorCode, userError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';
 import { archivePass, lastPass, liveTarget } from './archiver.js';
 import { binlogProblem, binlogSettings } from './mysql-binlog.js';
-import { walProblem, walSettings } from './pg-wal.js';
+import { slotName, slotRetainedBytes, walProblem, walSettings } from './pg-wal.js';
 
 const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
@@ -135,6 +135,17 @@ export async function pitrStatusLines(deps: EngineDeps, inventory: Inventory): P
         : `  ${a.name}: no recovery window yet (${age}; ${a.engine === 'postgres' ? 'a base backup' : 'a dump'} and the logs after it are needed)`,
     );
     for (const g of state.gaps) lines.push(`    gap in the log chain: ${describeGap(g)}`);
+    if (a.engine === 'postgres') {
+      // The slot keeps WAL on the server until drbot has it: a disk filling there shows here.
+      const slot = slotName(a.name);
+      const held = await liveTarget(deps, a)
+        .then((t) => slotRetainedBytes(t, slot))
+        .catch(() => undefined);
+      if (held !== undefined)
+        lines.push(
+          `    replication slot ${slot} keeps ${(held / 1048576).toFixed(1)} MiB of WAL on the server`,
+        );
+    }
     const pass = lastPass(deps, a.name);
     if (pass?.error) lines.push(`    last archive pass failed at ${stamp(pass.at)}: ${pass.error}`);
   }
