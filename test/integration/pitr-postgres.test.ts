@@ -2,17 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Target } from '../../src/adapters/s3/s3-target.js';
-import type { S3TargetConfig } from '../../src/config.js';
-import type { DatabaseAsset } from '../../src/domain/assets.js';
 import { walSequence } from '../../src/domain/pitr.js';
-import { dispatch } from '../../src/front/dispatch.js';
 import { createLogger } from '../../src/log.js';
 import type { Notice } from '../../src/ports/notifier.js';
 import { RpoMonitor } from '../../src/scheduler/rpo-monitor.js';
 import { docker, execIn, removeByLabel, waitFor } from '../fixtures/docker.js';
 import { type EngineHarness, engineHarness } from '../fixtures/engine.js';
 import { DB_IMAGE } from '../fixtures/images.js';
+import { iso, nextSecond, pitrHelpers } from '../fixtures/pitr.js';
 import { type S3Server, startS3 } from '../fixtures/s3.js';
 
 /**
@@ -34,32 +31,7 @@ const psql = (text: string, db = 'ledger') =>
     env: { PGPASSWORD: password },
   }).trim();
 const rows = () => psql('SELECT count(*), coalesce(max(id), 0) FROM entries').replace('|', '\t');
-const sync = () => h.clock.set(new Date());
-const run = (words: string[]) => {
-  sync();
-  return dispatch(words, { engine: h.app.engine, requester: 'U0TEST', log });
-};
-async function nextSecond(): Promise<number> {
-  const s = Math.floor(Date.now() / 1000);
-  await waitFor('the next second', () => Math.floor(Date.now() / 1000) > s, 3000, 20);
-  return Math.floor(Date.now() / 1000);
-}
-const timeline = () => {
-  const last = h.app.engine.runs(1)[0];
-  return last
-    ? h.app.engine
-        .run(last.id)
-        .events.map((e) => `${e.stage ?? ''} ${e.type}: ${e.message}`)
-        .join('\n')
-    : '';
-};
-const iso = (secs: number, ms = 500) => new Date(secs * 1000 + ms).toISOString();
-const s3Target = () => new S3Target('s3', h.app.engine.config.storage.s3 as S3TargetConfig, log);
-async function db(): Promise<DatabaseAsset> {
-  const found = (await h.app.engine.pitrDatabases()).find((d) => d.name === ASSET);
-  if (!found) throw new Error(`${ASSET} is not a point-in-time database`);
-  return found;
-}
+const { sync, run, timeline, s3Target, db } = pitrHelpers(() => h, ASSET, log);
 
 beforeAll(async () => {
   removeByLabel(LABEL);
@@ -185,7 +157,9 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
     expect(status.text).toMatch(
       new RegExp(`${ASSET}: restorable to any second from \\S+ to \\S+, newest log \\S+ old \\(pitr 1m\\)`),
     );
-    expect(status.text).toMatch(/replication slot drbot_ledger_db_[0-9a-f]+ keeps \d+\.\d MiB of WAL on the server/);
+    expect(status.text).toMatch(
+      /replication slot drbot_ledger_db_[0-9a-f]+ keeps \d+\.\d MiB of WAL on the server/,
+    );
     const keys = (await s3Target().list('pitr/')) ?? [];
     expect(keys.some((k) => k.startsWith(`pitr/${ASSET}/base/`))).toBe(true);
     expect(keys.some((k) => /\/\d{8}T\d{6}Z-[0-9A-F]{24}_\d{8}T\d{6}Z\.gz$/.test(k))).toBe(true);

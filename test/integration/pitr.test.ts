@@ -8,7 +8,6 @@ import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Target } from '../../src/adapters/s3/s3-target.js';
 import type { S3TargetConfig } from '../../src/config.js';
-import type { DatabaseAsset } from '../../src/domain/assets.js';
 import { dispatch } from '../../src/front/dispatch.js';
 import { createLogger } from '../../src/log.js';
 import type { Notice } from '../../src/ports/notifier.js';
@@ -17,6 +16,7 @@ import { RpoMonitor } from '../../src/scheduler/rpo-monitor.js';
 import { docker, execIn, removeByLabel, waitFor } from '../fixtures/docker.js';
 import { type EngineHarness, engineHarness } from '../fixtures/engine.js';
 import { DB_IMAGE } from '../fixtures/images.js';
+import { iso, nextSecond, pitrHelpers } from '../fixtures/pitr.js';
 import { type S3Server, startS3 } from '../fixtures/s3.js';
 
 /**
@@ -35,35 +35,7 @@ let s3: S3Server;
 
 const sql = (text: string) => execIn(CONTAINER, ['mariadb', '-uroot', '-N', '-e', text], { env }).trim();
 const rows = () => sql('SELECT COUNT(*), IFNULL(MAX(id), 0) FROM shop.events');
-/** Keeps the engine's clock on real time: set times and binary log times must agree. */
-const sync = () => h.clock.set(new Date());
-const run = (words: string[]) => {
-  sync();
-  return dispatch(words, { engine: h.app.engine, requester: 'U0TEST', log });
-};
-/** Waits until the wall clock enters a new second (binary log events are stamped in seconds). */
-async function nextSecond(): Promise<number> {
-  const s = Math.floor(Date.now() / 1000);
-  await waitFor('the next second', () => Math.floor(Date.now() / 1000) > s, 3000, 20);
-  return Math.floor(Date.now() / 1000);
-}
-/** The newest run's timeline, for failure messages. */
-const timeline = () => {
-  const last = h.app.engine.runs(1)[0];
-  return last
-    ? h.app.engine
-        .run(last.id)
-        .events.map((e) => `${e.stage ?? ''} ${e.type}: ${e.message}`)
-        .join('\n')
-    : '';
-};
-const iso = (secs: number, ms = 500) => new Date(secs * 1000 + ms).toISOString();
-const s3Target = () => new S3Target('s3', h.app.engine.config.storage.s3 as S3TargetConfig, log);
-async function db(): Promise<DatabaseAsset> {
-  const found = (await h.app.engine.pitrDatabases()).find((d) => d.name === ASSET);
-  if (!found) throw new Error(`${ASSET} is not a point-in-time database`);
-  return found;
-}
+const { sync, run, timeline, s3Target, db } = pitrHelpers(() => h, ASSET, log);
 
 beforeAll(async () => {
   removeByLabel(LABEL);

@@ -16,7 +16,7 @@ import {
   tail,
 } from './mysql-binlog.js';
 import { pgPass } from './pg-archiver.js';
-import { encrypting, shipEverywhere } from './ship.js';
+import { encrypting, shipEverywhere, storedRecord } from './ship.js';
 
 /** What an archive pass needs to know of a database. */
 export type PitrDatabase = Pick<DatabaseAsset, 'name' | 'engine' | 'container' | 'user' | 'passwordEnv'>;
@@ -192,21 +192,19 @@ async function shipLog(
     what: `reading ${name} in ${t.container}`,
     inspect: events,
   });
-  const log: PitrLog = {
-    asset: t.asset,
-    name,
-    seq: logSequence(name) ?? 0,
-    key,
-    firstAt: new Date((events.firstAt ?? firstAt.getTime() / 1000) * 1000),
-    lastAt: new Date((events.lastAt ?? firstAt.getTime() / 1000) * 1000),
-    size: stored.bytes,
-    rawSize: events.events ? size : 0,
-    sha256: stored.sha256,
-    archivedAt: deps.clock.now(),
-    status: 'complete',
-    error: undefined,
-    targets: deps.targets.map((x) => x.name),
-  };
+  const log = storedRecord(
+    deps,
+    {
+      asset: t.asset,
+      name,
+      seq: logSequence(name) ?? 0,
+      key,
+      firstAt: new Date((events.firstAt ?? firstAt.getTime() / 1000) * 1000),
+      lastAt: new Date((events.lastAt ?? firstAt.getTime() / 1000) * 1000),
+      rawSize: events.events ? size : 0,
+    },
+    stored,
+  );
   deps.store.savePitrLog(log);
   deps.log.info({ asset: t.asset, log: name, key, bytes: stored.bytes }, 'binary log archived');
   return log;

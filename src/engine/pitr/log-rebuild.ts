@@ -1,10 +1,11 @@
 // Rebuilding the catalog of archived logs from what the targets hold (a new host, a lost state file).
-import { logSequence, PITR_PREFIX, type PitrLog, parseStamp, walSequence } from '../../domain/pitr.js';
+import { logSequence, PITR_PREFIX, parseStamp, walSequence } from '../../domain/pitr.js';
 import { describeError } from '../../errors.js';
 import type { EngineDeps } from '../deps.js';
 import { HashCounter, hashStream } from '../streams/streams.js';
 import { BinlogEvents } from './binlog-events.js';
 import { readLog } from './replay.js';
+import { storedRecord } from './ship.js';
 
 /** `pitr/<asset>/<YYYYMMDDTHHMMSSZ>-<log name>.gz`, or `.gz.age` when encrypted */
 const LOG_KEY = /^pitr\/([^/]+)\/(\d{8}T\d{6}Z)-([A-Za-z0-9_.-]+?)\.gz(?:\.age)?$/;
@@ -49,21 +50,22 @@ export async function rebuildLogCatalog(deps: EngineDeps): Promise<{ added: numb
       const [, segment, last] = wal as unknown as [string, string, string];
       const hashed = await hashed_(target, key, problems);
       if (!hashed) continue;
-      deps.store.savePitrLog({
-        asset,
-        name: segment,
-        seq: walSequence(segment) ?? 0,
-        key,
-        firstAt: parseStamp(first as string) as Date,
-        lastAt: parseStamp(last) as Date,
-        size: hashed.bytes,
-        rawSize: 0,
-        sha256: hashed.sha256,
-        archivedAt: deps.clock.now(),
-        status: 'complete',
-        error: undefined,
-        targets,
-      });
+      deps.store.savePitrLog(
+        storedRecord(
+          deps,
+          {
+            asset,
+            name: segment,
+            seq: walSequence(segment) ?? 0,
+            key,
+            firstAt: parseStamp(first as string) as Date,
+            lastAt: parseStamp(last) as Date,
+            rawSize: 0,
+          },
+          hashed,
+          targets,
+        ),
+      );
       added++;
       continue;
     }
@@ -83,21 +85,20 @@ export async function rebuildLogCatalog(deps: EngineDeps): Promise<{ added: numb
         'rebuilding the catalog of encrypted binary logs',
       );
       if (events.firstAt === undefined || events.lastAt === undefined) throw new Error('no events in it');
-      const log: PitrLog = {
-        asset,
-        name,
-        seq: logSequence(name) ?? 0,
-        key,
-        firstAt: new Date(events.firstAt * 1000),
-        lastAt: new Date(events.lastAt * 1000),
-        size: hasher.bytes,
-        rawSize: raw,
-        sha256: hasher.sha256,
-        archivedAt: deps.clock.now(),
-        status: 'complete',
-        error: undefined,
+      const log = storedRecord(
+        deps,
+        {
+          asset,
+          name,
+          seq: logSequence(name) ?? 0,
+          key,
+          firstAt: new Date(events.firstAt * 1000),
+          lastAt: new Date(events.lastAt * 1000),
+          rawSize: raw,
+        },
+        { bytes: hasher.bytes, sha256: hasher.sha256 },
         targets,
-      };
+      );
       deps.store.savePitrLog(log);
       added++;
     } catch (err) {
@@ -121,21 +122,22 @@ export async function rebuildLogCatalog(deps: EngineDeps): Promise<{ added: numb
     }
     const hashed = await hashed_(target, key, problems);
     if (!hashed) continue;
-    deps.store.savePitrLog({
-      asset,
-      name: segment,
-      seq: walSequence(segment) ?? 0,
-      key,
-      firstAt: startAt,
-      lastAt: consistent,
-      size: hashed.bytes,
-      rawSize: 0,
-      sha256: hashed.sha256,
-      archivedAt: deps.clock.now(),
-      status: 'complete',
-      error: undefined,
-      targets,
-    });
+    deps.store.savePitrLog(
+      storedRecord(
+        deps,
+        {
+          asset,
+          name: segment,
+          seq: walSequence(segment) ?? 0,
+          key,
+          firstAt: startAt,
+          lastAt: consistent,
+          rawSize: 0,
+        },
+        hashed,
+        targets,
+      ),
+    );
     added++;
   }
   return { added, problems };

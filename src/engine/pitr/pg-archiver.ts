@@ -20,7 +20,7 @@ import {
   walProblem,
   walSettings,
 } from './pg-wal.js';
-import { encrypting, shipEverywhere } from './ship.js';
+import { encrypting, shipEverywhere, storedRecord } from './ship.js';
 
 /** How long one `pg_receivewal` may take to fetch what a pass closed. */
 const RECEIVE_TIMEOUT_S = 600;
@@ -76,21 +76,11 @@ export async function pgPass(deps: EngineDeps, db: PitrDatabase, pass: ArchivePa
       source: await readSegment(t, slot, name),
       what: `reading WAL segment ${name} in ${t.container}`,
     });
-    const log: PitrLog = {
-      asset: db.name,
-      name,
-      seq,
-      key,
-      firstAt,
-      lastAt: closed.at,
-      size: stored.bytes,
-      rawSize: settings.segmentBytes,
-      sha256: stored.sha256,
-      archivedAt: deps.clock.now(),
-      status: 'complete',
-      error: undefined,
-      targets: deps.targets.map((x) => x.name),
-    };
+    const log = storedRecord(
+      deps,
+      { asset: db.name, name, seq, key, firstAt, lastAt: closed.at, rawSize: settings.segmentBytes },
+      stored,
+    );
     deps.store.savePitrLog(log);
     pass.archived.push(log);
     deps.log.info({ asset: db.name, segment: name, key, bytes: stored.bytes }, 'WAL segment archived');
@@ -134,21 +124,19 @@ async function baseIfDue(deps: EngineDeps, t: DbTarget, settings: WalSettings): 
     inspect: counter,
   });
   const end = await walPosition(t);
-  const base: PitrLog = {
-    asset: t.asset,
-    name: start.segment,
-    seq: walSequence(start.segment, settings.segmentBytes) ?? 0,
-    key,
-    firstAt: start.at,
-    lastAt: end.at,
-    size: stored.bytes,
-    rawSize: counter.bytes,
-    sha256: stored.sha256,
-    archivedAt: deps.clock.now(),
-    status: 'complete',
-    error: undefined,
-    targets: deps.targets.map((x) => x.name),
-  };
+  const base = storedRecord(
+    deps,
+    {
+      asset: t.asset,
+      name: start.segment,
+      seq: walSequence(start.segment, settings.segmentBytes) ?? 0,
+      key,
+      firstAt: start.at,
+      lastAt: end.at,
+      rawSize: counter.bytes,
+    },
+    stored,
+  );
   deps.store.savePitrLog(base);
   deps.log.info(
     { asset: t.asset, key: base.key, bytes: stored.bytes, from: start.segment },

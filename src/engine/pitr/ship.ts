@@ -1,6 +1,7 @@
 // Stores one stream (an archived log, a base backup) on every target at once, gzipped, hashed, confirmed.
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { PitrLog } from '../../domain/pitr.js';
 import { ErrorCode, externalError } from '../../errors.js';
 import type { TargetWrite } from '../../ports/backup-target.js';
 import type { ExecResult } from '../../ports/container-runtime.js';
@@ -88,4 +89,25 @@ export async function shipEverywhere(
     await Promise.all(writes.map((w) => w.abort(err as Error).catch(() => undefined)));
     throw err;
   }
+}
+
+/**
+ * The catalog record of a file stored on `targets` (every target unless said): complete,
+ * archived now, with the stored bytes' size and sha256.
+ */
+export function storedRecord(
+  deps: Pick<EngineDeps, 'clock' | 'targets'>,
+  fields: Pick<PitrLog, 'asset' | 'name' | 'seq' | 'key' | 'firstAt' | 'lastAt' | 'rawSize'>,
+  stored: { bytes: number; sha256: string },
+  targets: string[] = deps.targets.map((t) => t.name),
+): PitrLog {
+  return {
+    ...fields,
+    size: stored.bytes,
+    sha256: stored.sha256,
+    archivedAt: deps.clock.now(),
+    status: 'complete',
+    error: undefined,
+    targets,
+  };
 }
