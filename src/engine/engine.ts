@@ -14,7 +14,7 @@ import { loadInventory } from './catalog/inventory.js';
 import { planRetention, type RetentionPlan } from './catalog/prune.js';
 import { type RebuildReport, rebuildCatalog } from './catalog/rebuild.js';
 import type { EngineDeps } from './deps.js';
-import { type ArchivePass, archivePass } from './pitr/archiver.js';
+import { type ArchivePass, archivePass, type PitrDatabase } from './pitr/archiver.js';
 import { rebuildLogCatalog } from './pitr/log-rebuild.js';
 import {
   type PitrState,
@@ -407,23 +407,27 @@ export class Engine {
    */
   private async archiveAfterBackup(o: BackupOutcome): Promise<BackupOutcome> {
     if (o.status !== 'succeeded') return o;
-    const dumped = new Set(o.artifacts.map((a) => a.asset));
-    // Databases from the config file, read without listing Docker again (a report may hold
-    // the listing); those found by labels are left to the scheduler's passes.
+    const dumped = new Set(o.artifacts.filter((a) => a.kind !== 'volume-tar').map((a) => a.asset));
+    // Databases from the config file are known without listing Docker again (a report may
+    // hold the listing); only when the backup dumped one found by labels is the inventory read.
     const { config } = this.deps;
-    for (const d of config.databases) {
-      const pitrMs = config.tierMap.get(d.tier)?.pitrMs;
-      if (!dumped.has(d.name) || pitrMs === undefined) continue;
-      const user = d.user ?? DEFAULT_DB_USER[d.engine];
-      const passwordEnv = d.passwordEnv ?? DEFAULT_PASSWORD_ENV[d.engine];
-      await archivePass(this.deps, {
-        name: d.name,
-        engine: d.engine,
-        container: d.container,
-        user,
-        passwordEnv,
-      });
-    }
+    const configured = new Set(config.databases.map((d) => d.name));
+    const databases: PitrDatabase[] = [...dumped].some((a) => !configured.has(a))
+      ? (await this.pitrDatabases().catch(() => [])).filter((d) => dumped.has(d.name))
+      : config.databases.flatMap((d) =>
+          dumped.has(d.name) && config.tierMap.get(d.tier)?.pitrMs !== undefined
+            ? [
+                {
+                  name: d.name,
+                  engine: d.engine,
+                  container: d.container,
+                  user: d.user ?? DEFAULT_DB_USER[d.engine],
+                  passwordEnv: d.passwordEnv ?? DEFAULT_PASSWORD_ENV[d.engine],
+                },
+              ]
+            : [],
+        );
+    for (const db of databases) await archivePass(this.deps, db);
     return o;
   }
 
