@@ -1,5 +1,6 @@
 // PostgreSQL point-in-time recovery in scratch: a base backup and archived WAL replayed by the server itself.
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pack } from 'tar-stream';
 import type { PitrLog } from '../../domain/pitr.js';
 import { describeError, ErrorCode, externalError } from '../../errors.js';
 import { registerSecret } from '../../secrets.js';
@@ -106,8 +107,7 @@ export async function withRecoveredScratch<T>(
     const t0 = deps.clock.monotonic();
     await copyIn(deps, target, input.base, ['sh', '-c', 'mkdir -p "$1" && tar -x -C "$1"', 'sh', DATA]);
     await run(target, ['mkdir', '-p', WAL], 'creating the WAL directory');
-    for (const seg of input.wal)
-      await copyIn(deps, target, seg, ['sh', '-c', 'cat >"$1"', 'sh', `${WAL}/${seg.name}`]);
+    await copyWalIn(deps, target, input.wal);
     const configured = await deps.runtime.exec(name, {
       cmd: ['sh', '-c', CONFIGURE],
       env: [
@@ -245,6 +245,77 @@ function recoveryError(t: DbTarget, message: string, detail: string): Error {
 async function run(t: DbTarget, cmd: string[], what: string): Promise<void> {
   const res = await t.runtime.exec(t.container, { cmd });
   if (res.exitCode !== 0) throw recoveryError(t, `${what} failed (exit ${res.exitCode})`, tail(res));
+}
+
+/**
+ * Streams every segment into the scratch's WAL directory as one tar through one `tar -x` (a
+ * day of segments is thousands of files): each read from a target holding it, hashed as
+ * stored, decrypted, gunzipped into its tar entry, and checked against the catalog.
+ */
+async function copyWalIn(deps: EngineDeps, t: DbTarget, wal: PitrLog[]): Promise<void> {
+  const tar = pack();
+  const exec = await t.runtime.execStream(t.container, {
+    cmd: ['tar', '-x', '-C', WAL],
+    stdin: Readable.from(tar),
+  });
+  exec.stdout.resume();
+  const feed = async () => {
+    for (const seg of wal) {
+      const from = logTargets(deps, seg)[0];
+      if (!from)
+        throw externalError(ErrorCode.RESTORE_FAILED, `no target holds ${seg.name} (${seg.key})`, {
+          asset: t.asset,
+          step: 'replay',
+        });
+      const hasher = new HashCounter();
+      // One segment at a time in memory (wal_segment_size, 16 MiB by default): a tar entry
+      // needs its size first, and a catalog rebuilt from keys does not know it.
+      const chunks: Buffer[] = [];
+      const collect = new Writable({
+        write(c: Buffer, _e, done) {
+          chunks.push(c);
+          done();
+        },
+      });
+      await readLog(deps, seg.key, await from.read(seg.key), hasher, collect, 'replaying archived WAL').catch(
+        (err: unknown) => {
+          throw externalError(
+            ErrorCode.RESTORE_FAILED,
+            `reading ${seg.key} from ${from.name}: ${describeError(err)}`,
+            { asset: t.asset, step: 'replay' },
+          );
+        },
+      );
+      if (hasher.sha256 !== seg.sha256 || hasher.bytes !== seg.size)
+        throw externalError(
+          ErrorCode.CHECKSUM_MISMATCH,
+          `${seg.key} read from ${from.name} has sha256 ${hasher.sha256.slice(0, 12)}…, the catalog ${seg.sha256.slice(0, 12)}…`,
+          { asset: t.asset, step: 'replay' },
+        );
+      const body = Buffer.concat(chunks);
+      await new Promise<void>((resolve, reject) =>
+        tar.entry({ name: seg.name, size: body.length, mode: 0o600 }, body, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+    }
+    tar.finalize();
+  };
+  const [fed, done] = await Promise.allSettled([
+    feed().catch((err: unknown) => {
+      tar.destroy(err as Error);
+      throw err;
+    }),
+    exec.done,
+  ]);
+  if (fed.status === 'rejected') throw fed.reason;
+  const res = done.status === 'fulfilled' ? done.value : undefined;
+  if (res?.exitCode !== 0)
+    throw recoveryError(
+      t,
+      `writing ${wal.length} WAL segment(s) into the scratch ${res ? `exited ${res.exitCode}` : `failed: ${describeError((done as PromiseRejectedResult).reason)}`}`,
+      res ? tail(res) : '',
+    );
 }
 
 /**
