@@ -1,6 +1,7 @@
 // Archives a PostgreSQL server's WAL (pg_receivewal through a replication slot) and its physical base backups.
 import { Transform, type TransformCallback } from 'node:stream';
 import { baseKey, type PitrLog, walKey, walSequence } from '../../domain/pitr.js';
+import { describeError } from '../../errors.js';
 import type { DbTarget } from '../db/types.js';
 import type { EngineDeps } from '../deps.js';
 import type { ArchivePass, PitrDatabase } from './archiver.js';
@@ -52,7 +53,12 @@ export async function pgPass(deps: EngineDeps, db: PitrDatabase, pass: ArchivePa
     await nudgeWal(t);
     await receiveWal(t, slot, now.lsn, RECEIVE_TIMEOUT_S);
   }
-  const base = await baseIfDue(deps, t, settings);
+  // A base backup that fails does not stop the WAL: the pass goes on and reports it.
+  const base = await baseIfDue(deps, t, settings).catch((err: unknown) => {
+    pass.error = `the base backup failed: ${describeError(err)}`;
+    deps.log.warn({ asset: db.name, err: pass.error }, 'PostgreSQL base backup failed');
+    return undefined;
+  });
   const closed = await switchWal(t, settings.segmentBytes);
   const received = await receiveWal(t, slot, closed.end, RECEIVE_TIMEOUT_S);
   const known = deps.store.pitrLogs(db.name);
