@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walSequence } from '../../src/domain/pitr.js';
 import { dispatch } from '../../src/front/dispatch.js';
@@ -14,7 +12,7 @@ import { RpoMonitor } from '../../src/scheduler/rpo-monitor.js';
 import { docker, execIn, removeByLabel, waitFor } from '../fixtures/docker.js';
 import { type EngineHarness, engineHarness } from '../fixtures/engine.js';
 import { DB_IMAGE } from '../fixtures/images.js';
-import { iso, nextSecond, pitrHelpers } from '../fixtures/pitr.js';
+import { iso, nextSecond, pitrHelpers, withAgeHarness } from '../fixtures/pitr.js';
 import { type S3Server, startS3 } from '../fixtures/s3.js';
 
 /**
@@ -254,21 +252,8 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
   });
 
   it('with encryption.recipients stores base backups and WAL as age files holding no row, and restores --to with the identity', async () => {
-    const identity = await generateIdentity();
-    const keyFile = join(tmpdir(), `drbot-pitr-pg-key-${randomBytes(4).toString('hex')}.txt`);
-    writeFileSync(keyFile, `${identity}\n`, { mode: 0o600 });
     const marker = `vault-secret-${randomBytes(6).toString('hex')}`;
-    const s3e = await startS3('drbot-pitr-pg-enc');
-    const he = engineHarness({
-      s3: s3e,
-      config: {
-        databases: h.app.engine.config.databases,
-        encryption: { recipients: [await identityToRecipient(identity)] },
-      },
-    });
-    const saved = process.env.DRBOT_AGE_IDENTITY_FILE;
-    process.env.DRBOT_AGE_IDENTITY_FILE = keyFile;
-    try {
+    await withAgeHarness('drbot-pitr-pg-enc', h.app.engine.config.databases, async (he, keyFile) => {
       psql('CREATE TABLE IF NOT EXISTS vault (id int PRIMARY KEY, body text)');
       he.clock.set(new Date());
       const base = await he.app.engine.backup({ target: ASSET, requester: 'test' });
@@ -306,12 +291,6 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
         if (plain.includes(Buffer.from(marker))) found++;
       }
       expect(found).toBeGreaterThan(0);
-    } finally {
-      if (saved === undefined) delete process.env.DRBOT_AGE_IDENTITY_FILE;
-      else process.env.DRBOT_AGE_IDENTITY_FILE = saved;
-      he.app.close();
-      await s3e.stop();
-      rmSync(keyFile, { force: true });
-    }
+    });
   });
 });

@@ -4,7 +4,6 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Target } from '../../src/adapters/s3/s3-target.js';
 import type { S3TargetConfig } from '../../src/config.js';
@@ -16,7 +15,7 @@ import { RpoMonitor } from '../../src/scheduler/rpo-monitor.js';
 import { docker, execIn, removeByLabel, waitFor } from '../fixtures/docker.js';
 import { type EngineHarness, engineHarness } from '../fixtures/engine.js';
 import { DB_IMAGE } from '../fixtures/images.js';
-import { iso, nextSecond, pitrHelpers } from '../fixtures/pitr.js';
+import { iso, nextSecond, pitrHelpers, withAgeHarness } from '../fixtures/pitr.js';
 import { type S3Server, startS3 } from '../fixtures/s3.js';
 
 /**
@@ -249,21 +248,8 @@ describe('point-in-time recovery of MariaDB (binary logs)', () => {
   });
 
   it('with encryption.recipients ships logs as age files holding no row, and restores --to with the identity', async () => {
-    const identity = await generateIdentity();
-    const keyFile = join(tmpdir(), `drbot-pitr-key-${randomBytes(4).toString('hex')}.txt`);
-    writeFileSync(keyFile, `${identity}\n`, { mode: 0o600 });
     const marker = `vault-secret-${randomBytes(6).toString('hex')}`;
-    const s3e = await startS3('drbot-pitr-enc');
-    const he = engineHarness({
-      s3: s3e,
-      config: {
-        databases: h.app.engine.config.databases,
-        encryption: { recipients: [await identityToRecipient(identity)] },
-      },
-    });
-    const saved = process.env.DRBOT_AGE_IDENTITY_FILE;
-    process.env.DRBOT_AGE_IDENTITY_FILE = keyFile;
-    try {
+    await withAgeHarness('drbot-pitr-enc', h.app.engine.config.databases, async (he, keyFile) => {
       sql(
         'CREATE DATABASE IF NOT EXISTS vault; CREATE TABLE vault.notes (id INT PRIMARY KEY, body VARCHAR(64))',
       );
@@ -303,12 +289,6 @@ describe('point-in-time recovery of MariaDB (binary logs)', () => {
         if (plain.includes(Buffer.from(marker))) found++;
       }
       expect(found).toBeGreaterThan(0);
-    } finally {
-      if (saved === undefined) delete process.env.DRBOT_AGE_IDENTITY_FILE;
-      else process.env.DRBOT_AGE_IDENTITY_FILE = saved;
-      he.app.close();
-      await s3e.stop();
-      rmSync(keyFile, { force: true });
-    }
+    });
   });
 });
