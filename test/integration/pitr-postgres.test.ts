@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { RpoMonitor } from '../../src/scheduler/rpo-monitor.js';
 import { docker, execIn, removeByLabel, waitFor } from '../fixtures/docker.js';
 import { type EngineHarness, engineHarness } from '../fixtures/engine.js';
 import { DB_IMAGE } from '../fixtures/images.js';
-import { iso, nextSecond, pitrHelpers, withAgeHarness } from '../fixtures/pitr.js';
+import { iso, nextSecond, onFreshHost, pitrHelpers, withAgeHarness } from '../fixtures/pitr.js';
 import { type S3Server, startS3 } from '../fixtures/s3.js';
 
 /**
@@ -168,25 +168,12 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
     expect(keys.some((k) => /\/\d{8}T\d{6}Z-[0-9A-F]{24}_\d{8}T\d{6}Z\.gz$/.test(k))).toBe(true);
 
     // A new host with an empty state: segments and base backups come back from the targets.
-    const fresh = engineHarness({
-      s3,
-      config: {
-        storage: {
-          local: { dir: h.backupDir },
-          s3: { bucket: s3.bucket, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
-        },
-        databases: h.app.engine.config.databases,
-      },
-    });
-    try {
-      await fresh.app.engine.ensureCatalog();
+    await onFreshHost(h, s3, (fresh) => {
       expect(fresh.app.engine.archivedLogs(ASSET).map((l) => [l.key, l.sha256])).toEqual(
         h.app.engine.archivedLogs(ASSET).map((l) => [l.key, l.sha256]),
       );
       expect(fresh.app.engine.pitrState(ASSET).windows.length).toBeGreaterThan(0);
-    } finally {
-      fresh.app.close();
-    }
+    });
     expect(JSON.stringify(h.app.engine.runs(20))).not.toContain(password);
     expect(h.logLines.join('')).not.toContain(password);
   });

@@ -15,7 +15,7 @@ import { RpoMonitor } from '../../src/scheduler/rpo-monitor.js';
 import { docker, execIn, removeByLabel, waitFor } from '../fixtures/docker.js';
 import { type EngineHarness, engineHarness } from '../fixtures/engine.js';
 import { DB_IMAGE } from '../fixtures/images.js';
-import { iso, nextSecond, pitrHelpers, withAgeHarness } from '../fixtures/pitr.js';
+import { iso, nextSecond, onFreshHost, pitrHelpers, withAgeHarness } from '../fixtures/pitr.js';
 import { type S3Server, startS3 } from '../fixtures/s3.js';
 
 /**
@@ -135,24 +135,11 @@ describe('point-in-time recovery of MariaDB (binary logs)', () => {
     const keys = await s3Target().list('pitr/');
     expect(keys?.some((k) => k.startsWith(`pitr/${ASSET}/`) && k.endsWith('.gz'))).toBe(true);
     // A new host with an empty state: the logs come back into the catalog from the targets.
-    const fresh = engineHarness({
-      s3,
-      config: {
-        storage: {
-          local: { dir: h.backupDir },
-          s3: { bucket: s3.bucket, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
-        },
-        databases: h.app.engine.config.databases,
-      },
-    });
-    try {
-      await fresh.app.engine.ensureCatalog();
+    await onFreshHost(h, s3, (fresh) => {
       expect(fresh.app.engine.archivedLogs(ASSET).map((l) => [l.key, l.sha256])).toEqual(
         h.app.engine.archivedLogs(ASSET).map((l) => [l.key, l.sha256]),
       );
-    } finally {
-      fresh.app.close();
-    }
+    });
     expect(JSON.stringify(h.app.engine.runs(20))).not.toContain(password);
     expect(h.logLines.join('')).not.toContain(password);
   });
