@@ -32,6 +32,15 @@ describe('an archive pass after a backup (no scheduler: cron running `drbot back
     expect(ledger.problem).toMatch(/^wal_level is minimal on ledger: set wal_level = replica/);
     const shop = JSON.parse(world.store.getNote(passNote('main')) ?? '{}') as { problem?: string };
     expect(shop.problem).toMatch(/binary logging is off/);
+    // `status` and `policy` ask the same of the live server: the setting to change, and the RPO stays on dumps.
+    const ledgerDb = (await world.engine.pitrDatabases()).find((d) => d.name === 'ledger');
+    expect(await world.engine.pitrProblem(ledgerDb as NonNullable<typeof ledgerDb>)).toMatch(
+      /^wal_level is minimal on ledger/,
+    );
+    const policy = await world.engine.pitrPolicy();
+    expect(policy.join('\n')).toMatch(
+      /ledger: FLAGGED: wal_level is minimal on ledger: set wal_level = replica .*; its RPO is measured on dumps/,
+    );
   });
 
   it('does not run for a database whose tier has no pitr', async () => {
