@@ -190,6 +190,30 @@ describe('point-in-time recovery of PostgreSQL (WAL and base backups)', () => {
     expect(psql('SELECT count(*) FROM marker')).toBe('1');
   });
 
+  it('keeps shipping WAL when a base backup fails, and reports the failure', async () => {
+    const basesBefore = ((await s3Target().list(`pitr/${ASSET}/base/`)) ?? []).sort();
+    // pg_basebackup missing from the container: the base backup due after a new dump fails.
+    execIn(CONTAINER, ['mv', '/usr/bin/pg_basebackup', '/usr/bin/pg_basebackup.away']);
+    try {
+      sync();
+      const backup = await h.app.engine.backup({ target: ASSET, requester: 'test' });
+      expect(backup.status, backup.failures.join()).toBe('succeeded');
+      psql("INSERT INTO entries VALUES (500, 'while the base fails')");
+      const pass = await h.app.engine.archiveLogs(await db());
+      expect(pass.error).toMatch(/^the base backup failed: .*pg_basebackup/);
+      expect(pass.archived.length).toBeGreaterThan(0);
+      // Nothing half-written stays on the targets, and status names the failure.
+      expect(((await s3Target().list(`pitr/${ASSET}/base/`)) ?? []).sort()).toEqual(basesBefore);
+      const status = await run(['status']);
+      expect(status.text).toMatch(/last archive pass failed at \S+: the base backup failed/);
+    } finally {
+      execIn(CONTAINER, ['mv', '/usr/bin/pg_basebackup.away', '/usr/bin/pg_basebackup']);
+    }
+    const next = await h.app.engine.archiveLogs(await db());
+    expect(next.error).toBeUndefined();
+    expect(((await s3Target().list(`pitr/${ASSET}/base/`)) ?? []).length).toBe(basesBefore.length + 1);
+  });
+
   it('verify --deep recovers the newest base backup and its WAL in scratch, and names a segment missing in the middle', async () => {
     const alerts: Notice[] = [];
     const monitor = new RpoMonitor(h.app.engine, {
