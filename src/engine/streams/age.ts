@@ -177,7 +177,7 @@ export async function loadIdentity(
 export async function headerOpens(identity: AgeIdentity, stream: Readable): Promise<string | undefined> {
   const d = new Decrypter();
   for (const k of identity.keys) d.addIdentity(k);
-  const web = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+  const web = pulledFrom(stream);
   try {
     const out = await d.decrypt(web);
     await out.cancel().catch(() => undefined);
@@ -187,6 +187,29 @@ export async function headerOpens(identity: AgeIdentity, stream: Readable): Prom
   } finally {
     stream.destroy();
   }
+}
+
+/**
+ * A web stream that reads a Node stream only when asked. `Readable.toWeb` pushes whatever the
+ * Node stream emits, and once the reader has stopped (the header is read, the rest cancelled)
+ * a chunk still in flight is enqueued on a closed controller: an uncaught error that ends the
+ * process.
+ */
+function pulledFrom(stream: Readable): ReadableStream<Uint8Array> {
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await chunks.next();
+      if (cancelled) return;
+      if (done) controller.close();
+      else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    },
+    async cancel() {
+      cancelled = true;
+      await chunks.return?.();
+    },
+  });
 }
 
 /** The age library's terse errors, said as what they mean for a backup. */

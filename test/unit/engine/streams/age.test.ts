@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -141,6 +141,20 @@ describe('age streams', () => {
 
     expect(ok).toBeUndefined();
     expect(wrong).toMatch(/not one of the file's recipients/);
+  });
+
+  it('headerOpens stops reading a large file at its header without a chunk landing after the stop', async () => {
+    // Readable.toWeb pushed chunks still in flight into the closed web stream: an uncaught
+    // error that ended the process (seen in deep verify of an encrypted set).
+    const a = await keyPair();
+    const big = randomBytes(8 << 20);
+    const sealed = await run((await encrypterFor('age', [a.recipient]))(), [big]);
+    const file = join(mkdtempSync(join(tmpdir(), 'drbot-age-')), 'big.age');
+    writeFileSync(file, sealed.out);
+
+    for (let i = 0; i < 200; i++)
+      expect(await headerOpens(a.identity, createReadStream(file, { highWaterMark: 16 }))).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 100));
   });
 
   it('refuses the age tool when the binary does not run', async () => {
