@@ -373,7 +373,7 @@ export class Engine {
 
   // --- point-in-time recovery (DESIGN §11; engine/pitr) ---
 
-  /** Protected databases whose tier has `pitr`: their binary logs are archived continuously. */
+  /** Protected databases whose tier has `pitr`: their binary logs or WAL are archived continuously. */
   async pitrDatabases(): Promise<DatabaseAsset[]> {
     const inventory = await this.inventory();
     return inventory.assets.flatMap((a) =>
@@ -381,7 +381,7 @@ export class Engine {
     );
   }
 
-  /** One archive pass for a database: its closed binary logs to every target (see archivePass). */
+  /** One archive pass for a database: its closed binary logs or WAL to every target (see archivePass). */
   archiveLogs(db: DatabaseAsset): Promise<ArchivePass> {
     return archivePass(this.deps, db);
   }

@@ -1,4 +1,4 @@
-// Keeps binary logs flowing: an archive pass per point-in-time database every half of its `pitr` interval.
+// Keeps binary logs and WAL flowing: an archive pass per point-in-time database every half of its `pitr` interval.
 import type { DatabaseAsset } from '../domain/assets.js';
 import type { Engine } from '../engine/engine.js';
 import { describeError } from '../errors.js';
@@ -61,7 +61,7 @@ export class PitrLoop {
           if (pass.archived.length || pass.pruned)
             this.log.info(
               { asset: db.name, archived: pass.archived.map((l) => l.name), pruned: pass.pruned },
-              'binary logs archived',
+              'logs archived',
             );
         } finally {
           this.busy.delete(db.name);

@@ -221,7 +221,7 @@ export async function buildPlan(
   if (input.to && !assets.length && !problems.length)
     throw userError(
       ErrorCode.NOTHING_TO_BACK_UP,
-      `nothing to restore to a point in time: ${notes.join('; ') || 'no database with archived binary logs'}`,
+      `nothing to restore to a point in time: ${notes.join('; ') || 'no database with archived binary logs or WAL'}`,
     );
   const rebuild = problems.length
     ? undefined
